@@ -1,0 +1,32 @@
+// The contract for sinks: buffered writes with a two-phase commit, as Flink's TwoPhaseCommittingSink.
+
+export interface SinkContext {
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  /** Distinguishes files of runs restored from the same checkpoint, so names never collide. */
+  readonly attemptId: string;
+  /** The run's output location (`--out`) and format (`--format`). */
+  readonly outDir: string;
+  readonly format: 'parquet' | 'jsonl';
+}
+
+/** Serializable description of files written but not yet visible; kept in checkpoints until committed. */
+export type PendingCommit = unknown;
+
+export interface SinkWriter<T> {
+  write(records: readonly T[]): void | Promise<void>;
+  /** Checkpoint barrier: close what is in progress into a pending state and describe it. */
+  prepareCommit(checkpointId: number): Promise<PendingCommit>;
+  /** The checkpoint completed (or restore found it pending): make the pending files visible. Idempotent. */
+  commit(pending: PendingCommit): Promise<void>;
+  /** Bounded end of input: prepare and commit everything. Returns rows written by this writer in total. */
+  finish(): Promise<number>;
+  /** Failure or cancellation: drop in-progress files. */
+  abort(): Promise<void>;
+}
+
+export interface SinkFactory<T> {
+  /** Table or target name used in metrics and `_summary.json` row counts. */
+  readonly name: string;
+  create(context: SinkContext): SinkWriter<T> | Promise<SinkWriter<T>>;
+}
