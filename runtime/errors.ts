@@ -35,5 +35,12 @@ export function isCoattailError(error: unknown): error is CoattailError {
 /** One line for a human: the message, without a stack. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message.split('\n')[0] ?? String(error);
-  return String(error);
+  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
+    return describeError(new Error((error as { message: string }).message));
+  }
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
 }

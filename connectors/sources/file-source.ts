@@ -1,0 +1,152 @@
+// JSON Lines files, plain or gzip, read in chunks of whole lines with byte offsets; one split per file.
+
+import { createReadStream, existsSync, statSync, readdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import type { Source, SourceChunk, SplitDescriptor, SplitPosition, SplitReader } from '../../runtime/api/source.js';
+import { CoattailError } from '../../runtime/errors.js';
+
+const CHUNK_BYTES = 1 << 20;
+
+export interface FileSourceOptions {
+  readonly chunkBytes?: number;
+}
+
+/** `path` may be a file or a folder of `*.jsonl` / `*.jsonl.gz` / `*.json` files (read in name order). */
+export function fileSource(path: string, options: FileSourceOptions = {}): Source {
+  const absolute = resolve(path);
+  if (!existsSync(absolute)) throw new CoattailError('FILE_NOT_FOUND', `input file not found: ${path}`);
+  const files = statSync(absolute).isDirectory()
+    ? readdirSync(absolute)
+        .filter((name) => /\.(jsonl|json|ndjson)(\.gz)?$/.test(name))
+        .sort()
+        .map((name) => join(absolute, name))
+    : [absolute];
+  const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
+  return {
+    uri: `file:${absolute}`,
+    bounded: true,
+    async discoverSplits(): Promise<SplitDescriptor[]> {
+      return files.map((file) => ({ splitId: basename(file), origin: `file:${file}` }));
+    },
+    async openSplit(split: SplitDescriptor, from: SplitPosition | undefined): Promise<SplitReader> {
+      const file = files.find((f) => basename(f) === split.splitId);
+      if (!file) throw new CoattailError('SOURCE_FAILED', `split ${split.splitId} is not part of ${absolute}`);
+      const offset = typeof from === 'number' ? from : 0;
+      return file.endsWith('.gz') ? new GzipLineReader(file, offset, chunkBytes) : await PlainLineReader.open(file, offset, chunkBytes);
+    },
+  };
+}
+
+/** Cuts a byte stream into chunks that end on a newline, carrying the remainder into the next chunk. */
+class LineFramer {
+  private carry: Buffer = Buffer.alloc(0);
+  /** Byte offset (in the uncompressed split) of the first carried byte. */
+  constructor(public offset: number) {}
+
+  /** Whole lines from `carry + data`, or undefined when no newline arrived yet (a line longer than a chunk). */
+  push(data: Buffer): SourceChunk | undefined {
+    const joined = this.carry.length ? Buffer.concat([this.carry, data]) : data;
+    const lastNewline = joined.lastIndexOf(10);
+    if (lastNewline < 0) {
+      this.carry = joined;
+      return undefined;
+    }
+    // Copy into an ArrayBuffer of its own so it can be transferred to a decode thread.
+    const bytes = new Uint8Array(lastNewline + 1);
+    bytes.set(joined.subarray(0, lastNewline + 1));
+    this.carry = Buffer.from(joined.subarray(lastNewline + 1));
+    const chunk: SourceChunk = { payload: { kind: 'lines', bytes, firstOffset: this.offset }, endPosition: this.offset + bytes.length };
+    this.offset += bytes.length;
+    return chunk;
+  }
+
+  /** The last line of a file without a trailing newline. */
+  end(): SourceChunk | undefined {
+    if (this.carry.length === 0) return undefined;
+    const bytes = new Uint8Array(this.carry);
+    const chunk: SourceChunk = { payload: { kind: 'lines', bytes, firstOffset: this.offset }, endPosition: this.offset + bytes.length };
+    this.offset += bytes.length;
+    this.carry = Buffer.alloc(0);
+    return chunk;
+  }
+}
+
+class PlainLineReader implements SplitReader {
+  private position: number;
+  private readonly framer: LineFramer;
+  private done = false;
+
+  private constructor(private readonly handle: FileHandle, offset: number, private readonly chunkBytes: number) {
+    this.position = offset;
+    this.framer = new LineFramer(offset);
+  }
+
+  static async open(file: string, offset: number, chunkBytes: number): Promise<PlainLineReader> {
+    return new PlainLineReader(await open(file, 'r'), offset, chunkBytes);
+  }
+
+  async next(): Promise<SourceChunk | undefined> {
+    while (!this.done) {
+      const buffer = Buffer.allocUnsafe(this.chunkBytes);
+      const { bytesRead } = await this.handle.read(buffer, 0, this.chunkBytes, this.position);
+      if (bytesRead === 0) {
+        this.done = true;
+        return this.framer.end();
+      }
+      this.position += bytesRead;
+      const chunk = this.framer.push(buffer.subarray(0, bytesRead));
+      if (chunk) return chunk;
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+class GzipLineReader implements SplitReader {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private readonly framer: LineFramer;
+  private skip: number;
+  private done = false;
+
+  constructor(file: string, offset: number, chunkBytes: number) {
+    const stream = createReadStream(file, { highWaterMark: chunkBytes }).pipe(createGunzip({ chunkSize: chunkBytes }));
+    this.iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    // Offsets count uncompressed bytes; resuming means decompressing up to the offset again.
+    this.skip = offset;
+    this.framer = new LineFramer(offset);
+  }
+
+  async next(): Promise<SourceChunk | undefined> {
+    while (!this.done) {
+      let step: IteratorResult<Buffer>;
+      try {
+        step = await this.iterator.next();
+      } catch (error) {
+        throw new CoattailError('SOURCE_FAILED', `cannot decompress input: ${(error as Error).message}`, { cause: error });
+      }
+      if (step.done) {
+        this.done = true;
+        return this.framer.end();
+      }
+      let data = step.value;
+      if (this.skip > 0) {
+        const skipped = Math.min(this.skip, data.length);
+        this.skip -= skipped;
+        data = data.subarray(skipped);
+        if (data.length === 0) continue;
+      }
+      const chunk = this.framer.push(data);
+      if (chunk) return chunk;
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+}

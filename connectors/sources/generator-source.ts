@@ -1,0 +1,66 @@
+// A source over generated lines: as fast as possible (bounded tapes) or paced in real time (a live market).
+
+import type { Source, SourceChunk, SplitReader } from '../../runtime/api/source.js';
+
+export interface GeneratorSourceOptions {
+  readonly uri: string;
+  /** Produces the lines; called once per run (and once more per restore). */
+  readonly lines: () => Iterable<string>;
+  /** Live pace: lines per second of wall-clock time. Omit to produce as fast as the pipeline takes them. */
+  readonly linesPerSecond?: number;
+  /** An unpaced generator is bounded (it ends); a paced one runs until stopped unless `bounded` says so. */
+  readonly bounded?: boolean;
+  readonly chunkLines?: number;
+}
+
+export function generatorSource(options: GeneratorSourceOptions): Source {
+  const bounded = options.bounded ?? options.linesPerSecond === undefined;
+  return {
+    uri: options.uri,
+    bounded,
+    async discoverSplits() {
+      return [{ splitId: 'generator-0', origin: options.uri }];
+    },
+    async openSplit(_split, from) {
+      return new GeneratorReader(options, typeof from === 'number' ? from : 0);
+    },
+  };
+}
+
+class GeneratorReader implements SplitReader {
+  private readonly iterator: Iterator<string>;
+  private readonly started = Date.now();
+  private produced = 0;
+  /** The offset of a line is its index in the generated sequence. */
+  private offset: number;
+
+  constructor(private readonly options: GeneratorSourceOptions, skip: number) {
+    this.iterator = options.lines()[Symbol.iterator]();
+    for (let i = 0; i < skip; i++) if (this.iterator.next().done) break;
+    this.offset = skip;
+  }
+
+  async next(): Promise<SourceChunk | undefined> {
+    const pace = this.options.linesPerSecond;
+    let room = this.options.chunkLines ?? (pace ? Math.max(1, Math.ceil(pace / 20)) : 4096);
+    if (pace) {
+      // Wait until the wall clock allows at least one more line, then take what is due (at most a chunk).
+      const due = () => Math.floor(((Date.now() - this.started) * pace) / 1000) - this.produced;
+      while (due() < 1) await new Promise((resolve) => setTimeout(resolve, Math.max(5, 1000 / pace)));
+      room = Math.min(room, due());
+    }
+    const texts: string[] = [];
+    const offsets: number[] = [];
+    while (texts.length < room) {
+      const step = this.iterator.next();
+      if (step.done) break;
+      texts.push(step.value);
+      offsets.push(this.offset++);
+    }
+    this.produced += texts.length;
+    if (texts.length === 0) return undefined;
+    return { payload: { kind: 'records', texts, offsets }, endPosition: this.offset };
+  }
+
+  async close(): Promise<void> {}
+}

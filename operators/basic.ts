@@ -1,0 +1,82 @@
+// Stateless one-input operators: map, filter, flatMap and process (with side outputs).
+
+import type { Collector, ProcessContext, ProcessFunction } from '../runtime/graph/functions.js';
+import type { OutputTag } from '../runtime/graph/functions.js';
+import type { OperatorEnvironment, StreamOperator } from '../runtime/exec/stream-operator.js';
+
+export class MapOperator implements StreamOperator {
+  constructor(private readonly env: OperatorEnvironment, private readonly fn: (value: unknown) => unknown) {}
+  processElement(value: unknown, timestamp: number | null): void {
+    this.env.output.emit(this.fn(value), timestamp);
+  }
+  onWatermark(watermark: number): number {
+    return watermark;
+  }
+}
+
+export class FilterOperator implements StreamOperator {
+  constructor(private readonly env: OperatorEnvironment, private readonly fn: (value: unknown) => boolean) {}
+  processElement(value: unknown, timestamp: number | null): void {
+    if (this.fn(value)) this.env.output.emit(value, timestamp);
+  }
+  onWatermark(watermark: number): number {
+    return watermark;
+  }
+}
+
+/** Shared by flatMap and process: a collector and a context that forward with the input's timestamp. */
+class TimestampedOutput implements Collector<unknown>, ProcessContext {
+  timestamp: number | null = null;
+  currentWatermark = Number.NEGATIVE_INFINITY;
+  constructor(private readonly env: OperatorEnvironment) {}
+  collect(value: unknown): void {
+    this.env.output.emit(value, this.timestamp);
+  }
+  output<X>(tag: OutputTag<X>, value: X): void {
+    this.env.output.emitSide(tag.id, value, this.timestamp);
+  }
+}
+
+export class FlatMapOperator implements StreamOperator {
+  private readonly out: TimestampedOutput;
+  constructor(env: OperatorEnvironment, private readonly fn: (value: unknown, out: Collector<unknown>) => void) {
+    this.out = new TimestampedOutput(env);
+  }
+  processElement(value: unknown, timestamp: number | null): void {
+    this.out.timestamp = timestamp;
+    this.fn(value, this.out);
+  }
+  onWatermark(watermark: number): number {
+    this.out.currentWatermark = watermark;
+    return watermark;
+  }
+}
+
+export class ProcessOperator implements StreamOperator {
+  private readonly out: TimestampedOutput;
+  constructor(private readonly env: OperatorEnvironment, private readonly fn: ProcessFunction<unknown, unknown>) {
+    this.out = new TimestampedOutput(env);
+  }
+  open(): void {
+    this.fn.open?.({ subtaskIndex: this.env.subtaskIndex, parallelism: this.env.parallelism, metrics: this.env.metrics });
+  }
+  processElement(value: unknown, timestamp: number | null): void {
+    this.out.timestamp = timestamp;
+    this.fn.processElement(value, this.out, this.out);
+  }
+  onWatermark(watermark: number): number {
+    this.out.currentWatermark = watermark;
+    return watermark;
+  }
+}
+
+/** Union: records pass through; the watermark is already the minimum of the inputs. */
+export class PassThroughOperator implements StreamOperator {
+  constructor(private readonly env: OperatorEnvironment) {}
+  processElement(value: unknown, timestamp: number | null): void {
+    this.env.output.emit(value, timestamp);
+  }
+  onWatermark(watermark: number): number {
+    return watermark;
+  }
+}

@@ -1,0 +1,71 @@
+// The `coattail` command line: run jobs, generate tapes; every failure is one clear line on stderr.
+
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { availableParallelism } from 'node:os';
+import { describeError, isCoattailError } from '../errors.js';
+import { runCommand } from './run-command.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('coattail')
+    .description('A Flink-style stream processor for Node.js: run job files over trade streams')
+    .option('--verbose', 'print stack traces with errors')
+    .showHelpAfterError(false)
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run a job file (a .ts or .js file that default-exports defineJob(...))')
+    .argument('<job-file>', 'the job file, e.g. jobs/all.ts')
+    .option('-s, --source <uri>', 'generator (simulated live market) | generator:events=N,seed=S | file:<path.jsonl[.gz]|dir>', 'generator')
+    .option('-o, --out <dir>', 'output folder for tables and _summary.json', './out')
+    .option('-f, --format <format>', 'parquet | jsonl', 'parquet')
+    .option('-p, --parallelism <n>', 'parallel subtasks', positiveInt('--parallelism'), availableParallelism())
+    .option('--max-parallelism <n>', 'key groups (fixed for the life of the state)', positiveInt('--max-parallelism'), 128)
+    .option('-c, --config <file>', 'job configuration (features.yaml)')
+    .option('--speed <factor>', 'generator pace multiplier for the simulated market', positiveNumber('--speed'), 1)
+    .option('--decode-threads <n>', 'threads parsing input (default: the number of cores)', positiveInt('--decode-threads'))
+    .option('--codec <codec>', 'batch encoding between threads: msgpack | structured-clone', 'msgpack')
+    .option('-q, --quiet', 'no status line')
+    .action(async (jobFile: string, options) => {
+      await runCommand(jobFile, { ...options, verbose: program.opts().verbose === true });
+    });
+
+  return program;
+}
+
+function positiveInt(flag: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`${flag} must be a whole number >= 1, got "${value}"`);
+    return parsed;
+  };
+}
+
+function positiveNumber(flag: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError(`${flag} must be a number > 0, got "${value}"`);
+    return parsed;
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const verbose = argv.includes('--verbose');
+  program.configureOutput({ writeErr: () => undefined });
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      process.stderr.write(`coattail: ${error.message.replace(/^error: /, '')}\n`);
+      return 2;
+    }
+    process.stderr.write(`coattail: ${describeError(error)}\n`);
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return isCoattailError(error) && error.code === 'BAD_ARGUMENT' ? 2 : 1;
+  }
+}

@@ -1,0 +1,64 @@
+// Turns a `-s/--source` URI into a Source: file:, generator (the simulated market), and connector schemes.
+
+import type { Source } from '../api/source.js';
+import { CoattailError } from '../errors.js';
+import { fileSource } from '../../connectors/sources/file-source.js';
+import { generatorSource } from '../../connectors/sources/generator-source.js';
+import { generateTape } from '../../connectors/sources/market-tape.js';
+
+export interface SourceFlags {
+  /** Pace multiplier for the live simulated market. */
+  readonly speed?: number;
+}
+
+/** Trades per second of the simulated live market at speed 1. */
+const LIVE_MARKET_RATE = 200;
+
+export function resolveSource(uri: string, flags: SourceFlags = {}): Source {
+  const colon = uri.indexOf(':');
+  const scheme = colon < 0 ? uri : uri.slice(0, colon);
+  const rest = colon < 0 ? '' : uri.slice(colon + 1);
+  switch (scheme) {
+    case 'file':
+      if (!rest) throw new CoattailError('BAD_ARGUMENT', 'file source needs a path: -s file:<path.jsonl>');
+      return fileSource(rest);
+    case 'generator':
+      return generatorFromUri(uri, rest, flags);
+    default:
+      throw new CoattailError('UNKNOWN_SOURCE', `unknown source "${uri}": use generator, generator:events=N,seed=S or file:<path>`);
+  }
+}
+
+/**
+ * `generator` alone is the live simulated market (endless, paced); `generator:events=N,seed=S[,bad=R][,rate=R]`
+ * is a finite tape produced as fast as the pipeline takes it, unless `rate` paces it.
+ */
+function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source {
+  const params = new Map<string, number>();
+  for (const part of rest ? rest.split(',') : []) {
+    const [key, value] = part.split('=');
+    const number = Number(value);
+    if (!key || value === undefined || !Number.isFinite(number)) {
+      throw new CoattailError('BAD_ARGUMENT', `bad generator option "${part}": use generator:events=N,seed=S,bad=R,rate=R`);
+    }
+    if (!['events', 'seed', 'bad', 'rate'].includes(key)) throw new CoattailError('BAD_ARGUMENT', `unknown generator option "${key}"`);
+    params.set(key, number);
+  }
+  const events = params.get('events') ?? Number.MAX_SAFE_INTEGER;
+  const live = !params.has('events') || params.has('rate');
+  const rate = (params.get('rate') ?? LIVE_MARKET_RATE) * (flags.speed ?? 1);
+  const seed = params.get('seed') ?? 1;
+  const badRate = params.get('bad');
+  return generatorSource({
+    uri,
+    lines: () =>
+      generateTape({
+        events,
+        seed,
+        ...(badRate === undefined ? {} : { badRate }),
+        ...(live ? { startMs: Date.now(), eventsPerSecond: rate } : {}),
+      }).lines,
+    ...(live ? { linesPerSecond: rate } : {}),
+    bounded: params.has('events'),
+  });
+}

@@ -1,0 +1,69 @@
+// `coattail run`: validate flags, resolve the source, run the job, show progress, print the summary.
+
+import { CoattailError } from '../errors.js';
+import { runJob, type RunStatus } from '../exec/coordinator.js';
+import type { CodecName } from '../transport/record-codec.js';
+import { resolveSource } from './resolve-source.js';
+import { formatStatus } from './status-line.js';
+
+export interface RunFlags {
+  readonly source: string;
+  readonly out: string;
+  readonly format: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly config?: string;
+  readonly speed: number;
+  readonly decodeThreads?: number;
+  readonly codec: string;
+  readonly quiet?: boolean;
+  readonly verbose: boolean;
+}
+
+export async function runCommand(jobFile: string, flags: RunFlags): Promise<void> {
+  if (flags.format !== 'parquet' && flags.format !== 'jsonl') {
+    throw new CoattailError('BAD_ARGUMENT', `--format must be parquet or jsonl, got "${flags.format}"`);
+  }
+  if (flags.codec !== 'msgpack' && flags.codec !== 'structured-clone') {
+    throw new CoattailError('BAD_ARGUMENT', `--codec must be msgpack or structured-clone, got "${flags.codec}"`);
+  }
+  if (flags.parallelism > flags.maxParallelism) {
+    throw new CoattailError('BAD_ARGUMENT', `--parallelism (${flags.parallelism}) cannot exceed --max-parallelism (${flags.maxParallelism})`);
+  }
+  const source = resolveSource(flags.source, { speed: flags.speed });
+  const controller = new AbortController();
+  const stop = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\ncoattail: stopping (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const interactive = process.stderr.isTTY === true;
+  const showStatus = !flags.quiet && (!source.bounded || interactive);
+  const onStatus = (status: RunStatus) => {
+    const line = formatStatus(status);
+    process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
+  };
+  try {
+    const result = await runJob({
+      jobFile,
+      source,
+      outDir: flags.out,
+      format: flags.format,
+      parallelism: flags.parallelism,
+      maxParallelism: flags.maxParallelism,
+      ...(flags.config ? { configPath: flags.config } : {}),
+      codec: flags.codec as CodecName,
+      ...(flags.decodeThreads ? { decodeThreads: flags.decodeThreads } : {}),
+      signal: controller.signal,
+      ...(showStatus ? { onStatus, statusIntervalMs: interactive ? 1000 : 5000 } : {}),
+    });
+    if (showStatus && interactive) process.stderr.write('\n');
+    process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(result.summary)}\n`);
+    process.stdout.write(`summary written to ${result.summaryPath}\n`);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}

@@ -1,0 +1,23 @@
+// Entry of a decode-pool thread (piscina): builds the job once, then decodes chunks on request.
+
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import type { JobLaunch } from './messages.js';
+import { DecodeStage, type DecodeRequest, type DecodeResult } from './decode-stage.js';
+import { instantiatePlan } from './job-instance.js';
+
+const launch = workerData as JobLaunch;
+const stage: Promise<DecodeStage> = instantiatePlan(launch).then(({ plan }) =>
+  DecodeStage.create(plan, launch.parallelism, launch.maxParallelism, launch.codec),
+);
+
+export default async function decodeChunk(request: DecodeRequest): Promise<unknown> {
+  const result: DecodeResult = (await stage).decode(request);
+  const transfer: ArrayBuffer[] = [];
+  for (const target of result.targets) {
+    transfer.push(target.records.buffer as ArrayBuffer, target.exitMasks.buffer as ArrayBuffer, target.orderedIndex.buffer as ArrayBuffer);
+  }
+  if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
+  if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
+  // Hand the batches over without copying: piscina transfers what a Transferable lists.
+  return move({ [transferableSymbol]: transfer, [valueSymbol]: result } as never);
+}

@@ -1,0 +1,49 @@
+// The messages between the coordinator and its subtasks; data, watermarks and end of input travel in band.
+
+import type { SinkContext } from '../api/sink.js';
+import type { CodecName } from '../transport/record-codec.js';
+import type { OperatorSnapshot } from './stream-operator.js';
+
+export interface JobLaunch {
+  /** file: URL of the bundled job module. */
+  readonly jobUrl: string;
+  readonly configPath?: string;
+  readonly sourceUri: string;
+  readonly live: boolean;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly codec: CodecName;
+}
+
+export interface SubtaskLaunch extends JobLaunch {
+  readonly subtaskIndex: number;
+  readonly splitCount: number;
+  readonly sinkContext: SinkContext;
+  /** Operator snapshots to restore, by uid, already narrowed to this subtask's key groups. */
+  readonly restore?: Record<string, OperatorSnapshot[]>;
+  /** Per split: the watermark at the restored checkpoint. */
+  readonly restoreWatermarks?: number[];
+}
+
+export type ToSubtask =
+  | { readonly type: 'batch'; readonly split: number; readonly records: Uint8Array; readonly exitMasks: Uint32Array; readonly stamps: Float64Array }
+  | { readonly type: 'split-idle'; readonly split: number; readonly idle: boolean }
+  | { readonly type: 'split-end'; readonly split: number }
+  | { readonly type: 'end-of-input' }
+  | { readonly type: 'barrier'; readonly checkpointId: number }
+  | { readonly type: 'commit'; readonly checkpointId: number; readonly pending: Record<string, unknown> };
+
+export type FromSubtask =
+  | { readonly type: 'ready' }
+  | { readonly type: 'credit' }
+  | { readonly type: 'metrics'; readonly counters: Record<string, number>; readonly watermark: number }
+  | {
+      readonly type: 'snapshot';
+      readonly checkpointId: number;
+      readonly operators: Record<string, OperatorSnapshot>;
+      readonly pending: Record<string, unknown>;
+      readonly counters: Record<string, number>;
+    }
+  | { readonly type: 'committed'; readonly checkpointId: number }
+  | { readonly type: 'finished'; readonly counters: Record<string, number> }
+  | { readonly type: 'failed'; readonly message: string; readonly stack?: string };

@@ -1,0 +1,53 @@
+// Counters kept per thread and summed by the coordinator; dotted names nest in the summary.
+
+import type { Counter, Metrics } from '../graph/functions.js';
+
+export class CounterRegistry implements Metrics {
+  private readonly boxes = new Map<string, { value: number }>();
+
+  counter(name: string): Counter {
+    let box = this.boxes.get(name);
+    if (!box) {
+      box = { value: 0 };
+      this.boxes.set(name, box);
+    }
+    const target = box;
+    return { inc: (by = 1) => void (target.value += by) };
+  }
+
+  values(): Record<string, number> {
+    const result: Record<string, number> = {};
+    for (const [name, box] of this.boxes) result[name] = box.value;
+    return result;
+  }
+
+  /** Return the counts since the last drain and reset them (for shipping deltas between threads). */
+  drain(): Record<string, number> {
+    const result: Record<string, number> = {};
+    for (const [name, box] of this.boxes) {
+      if (box.value !== 0) result[name] = box.value;
+      box.value = 0;
+    }
+    return result;
+  }
+
+  restore(values: Record<string, number>): void {
+    for (const [name, value] of Object.entries(values)) this.counter(name).inc(value);
+  }
+}
+
+export function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [name, value] of Object.entries(from)) into[name] = (into[name] ?? 0) + value;
+}
+
+/** `{ "late_dropped.volume": 3 }` -> `{ late_dropped: { volume: 3 } }`. */
+export function nestCounters(flat: Record<string, number>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(flat).sort(([a], [b]) => a.localeCompare(b))) {
+    const parts = name.split('.');
+    let target = result;
+    for (const part of parts.slice(0, -1)) target = (target[part] ??= {}) as Record<string, unknown>;
+    target[parts[parts.length - 1]!] = value;
+  }
+  return result;
+}

@@ -1,0 +1,102 @@
+// Entry of a subtask's worker thread: builds its part of the plan and processes the coordinator's messages
+// strictly in order, returning one credit per batch once the batch (and any sink write) is done.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { describeError } from '../errors.js';
+import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
+import { instantiatePlan } from './job-instance.js';
+import { SubtaskGraph } from './subtask-graph.js';
+import { createCodec } from '../transport/record-codec.js';
+
+const launch = workerData as SubtaskLaunch;
+const port = parentPort!;
+const codec = createCodec(launch.codec);
+const PROCESSING_TIME_TICK_MS = 100;
+const METRICS_INTERVAL_MS = 1000;
+
+function send(message: FromSubtask): void {
+  port.postMessage(message);
+}
+
+function fail(error: unknown): void {
+  send({ type: 'failed', message: describeError(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) });
+}
+
+async function main(): Promise<void> {
+  const { plan } = await instantiatePlan(launch);
+  const graph = await SubtaskGraph.create(plan, {
+    subtaskIndex: launch.subtaskIndex,
+    parallelism: launch.parallelism,
+    maxParallelism: launch.maxParallelism,
+    sinkContext: launch.sinkContext,
+  });
+  for (let split = 0; split < launch.splitCount; split++) graph.gate.addSplit(split);
+  if (launch.restore) graph.restoreOperators(launch.restore);
+  launch.restoreWatermarks?.forEach((watermark, split) => graph.gate.advance(split, watermark));
+
+  let failed = false;
+  let queue: Promise<void> = Promise.resolve();
+  const enqueue = (work: () => void | Promise<void>) => {
+    queue = queue.then(async () => {
+      if (failed) return;
+      try {
+        await work();
+      } catch (error) {
+        failed = true;
+        fail(error);
+      }
+    });
+  };
+
+  const handle = async (message: ToSubtask): Promise<void> => {
+    switch (message.type) {
+      case 'batch': {
+        const records = codec.decode(message.records);
+        const { exitMasks, stamps, split } = message;
+        for (let i = 0; i < records.length; i++) {
+          const stamp = stamps[i]!;
+          if (stamp !== stamp) continue; // NaN: dropped by the ordered stage (a duplicate)
+          graph.deliver(split, stamp, records[i], exitMasks[i]!);
+        }
+        await graph.flush();
+        send({ type: 'credit' });
+        return;
+      }
+      case 'split-idle':
+        if (graph.gate.setIdle(message.split, message.idle)) graph.propagateWatermark();
+        await graph.flush();
+        return;
+      case 'split-end':
+        if (graph.gate.endSplit(message.split)) graph.propagateWatermark();
+        await graph.flush();
+        return;
+      case 'end-of-input':
+        await graph.finish();
+        send({ type: 'finished', counters: graph.metrics.values() });
+        return;
+      case 'barrier': {
+        await graph.flush();
+        const operators = graph.snapshotOperators();
+        const pending = await graph.prepareCommit(message.checkpointId);
+        send({ type: 'snapshot', checkpointId: message.checkpointId, operators, pending, counters: graph.metrics.values() });
+        return;
+      }
+      case 'commit':
+        await graph.commit(message.pending);
+        send({ type: 'committed', checkpointId: message.checkpointId });
+        return;
+    }
+  };
+
+  port.on('message', (message: ToSubtask) => enqueue(() => handle(message)));
+  const tick = setInterval(() => enqueue(async () => {
+    graph.onProcessingTime(Date.now());
+    await graph.flush();
+  }), PROCESSING_TIME_TICK_MS);
+  const report = setInterval(() => send({ type: 'metrics', counters: graph.metrics.values(), watermark: graph.gate.current }), METRICS_INTERVAL_MS);
+  tick.unref();
+  report.unref();
+  send({ type: 'ready' });
+}
+
+main().catch(fail);

@@ -1,0 +1,107 @@
+// Starts the subtask worker threads and speaks to them: credits, metrics, completion, failures.
+
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { CoattailError } from '../errors.js';
+import { CreditGate } from '../transport/credits.js';
+import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
+
+const HOST_URL = new URL('./subtask-host.js', import.meta.url);
+
+export interface SubtaskEvents {
+  onFailure(error: CoattailError): void;
+  onMessage?(subtask: number, message: FromSubtask): void;
+}
+
+class SubtaskHandle {
+  readonly credits: CreditGate;
+  counters: Record<string, number> = {};
+  watermark = Number.NEGATIVE_INFINITY;
+  expectedExit = false;
+  readonly ready: Promise<void>;
+  finished: Promise<Record<string, number>>;
+  private resolveFinished!: (counters: Record<string, number>) => void;
+
+  constructor(readonly index: number, readonly worker: Worker, credits: number, events: SubtaskEvents) {
+    this.credits = new CreditGate(credits);
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    let markReady!: () => void;
+    this.ready = new Promise((resolve) => (markReady = resolve));
+    worker.on('message', (message: FromSubtask) => {
+      switch (message.type) {
+        case 'ready':
+          markReady();
+          break;
+        case 'credit':
+          this.credits.release();
+          break;
+        case 'metrics':
+          this.counters = message.counters;
+          this.watermark = message.watermark;
+          break;
+        case 'finished':
+          this.counters = message.counters;
+          this.resolveFinished(message.counters);
+          break;
+        case 'failed': {
+          const error = new CoattailError('WORKER_FAILED', `subtask ${index}: ${message.message}`);
+          if (message.stack) error.stack = message.stack;
+          events.onFailure(error);
+          break;
+        }
+        default:
+          break;
+      }
+      events.onMessage?.(index, message);
+    });
+    worker.on('error', (error) => events.onFailure(new CoattailError('WORKER_FAILED', `subtask ${index} crashed: ${error.message}`, { cause: error })));
+    worker.on('exit', (code) => {
+      if (!this.expectedExit) events.onFailure(new CoattailError('WORKER_FAILED', `subtask ${index} exited unexpectedly with code ${code}`));
+    });
+  }
+
+  post(message: ToSubtask, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer);
+  }
+}
+
+export class SubtaskPool {
+  readonly subtasks: SubtaskHandle[];
+
+  constructor(launches: SubtaskLaunch[], creditsPerChannel: number, events: SubtaskEvents) {
+    this.subtasks = launches.map(
+      (launch, index) =>
+        new SubtaskHandle(index, new Worker(fileURLToPath(HOST_URL), { workerData: launch, stdout: false, stderr: false }), creditsPerChannel, events),
+    );
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.subtasks.map((s) => s.ready));
+  }
+
+  broadcast(message: ToSubtask): void {
+    for (const subtask of this.subtasks) subtask.post(message);
+  }
+
+  async finishAll(): Promise<Record<string, number>[]> {
+    this.broadcast({ type: 'end-of-input' });
+    return Promise.all(this.subtasks.map((s) => s.finished));
+  }
+
+  counters(): Record<string, number>[] {
+    return this.subtasks.map((s) => s.counters);
+  }
+
+  /** The lowest watermark any subtask has reported. */
+  watermark(): number {
+    return Math.min(...this.subtasks.map((s) => s.watermark));
+  }
+
+  async terminate(error?: Error): Promise<void> {
+    for (const subtask of this.subtasks) {
+      subtask.expectedExit = true;
+      if (error) subtask.credits.close(error);
+    }
+    await Promise.all(this.subtasks.map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,39 @@
+// The public API of coattail: what job files and embedding programs import (`import { ... } from 'coattail'`).
+
+export { defineJob, type JobContext, type JobDefinition } from './graph/job.js';
+export { StreamEnvironment, DataStream, KeyedStream, WindowedStream, ConnectedStreams } from './graph/data-stream.js';
+export { OutputTag } from './graph/functions.js';
+export type {
+  AggregateFunction,
+  Collector,
+  CoProcessFunction,
+  Counter,
+  KeyedContext,
+  KeyedProcessFunction,
+  KeyedRuntimeContext,
+  KeyedStateStore,
+  ListState,
+  MapState,
+  Metrics,
+  ProcessContext,
+  ProcessFunction,
+  ProcessWindowFunction,
+  RuntimeContext,
+  TimeWindow,
+  TimerContext,
+  TimerService,
+  ValueState,
+  WindowAssigner,
+  WindowContext,
+  WindowOptions,
+} from './graph/functions.js';
+export { tumbling, sliding } from './graph/windows.js';
+export { parseDuration, type Duration } from './time/duration.js';
+export { CoattailError, type ErrorCode } from './errors.js';
+export type { RawRecord, Source, SourceChunk, SplitDescriptor, SplitPosition, SplitReader, ChunkPayload } from './api/source.js';
+export type { SinkContext, SinkFactory, SinkWriter, PendingCommit } from './api/sink.js';
+export type { ColumnSpec, ColumnType, TableRow, TableSchema } from './api/table.js';
+export { keyGroupFor, subtaskForKey, keyGroupRangeFor } from './plan/key-groups.js';
+export { fileSource } from '../connectors/sources/file-source.js';
+export { generatorSource } from '../connectors/sources/generator-source.js';
+export { runJob, type RunOptions, type RunResult, type RunStatus } from './exec/coordinator.js';

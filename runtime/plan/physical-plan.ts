@@ -1,0 +1,151 @@
+// Splits a logical graph into where each step runs: the decode pool, the coordinator's ordered stage, subtasks.
+
+import { CoattailError } from '../errors.js';
+import type { DedupeSpec, InputEdge, KeySpec, LogicalGraph, LogicalNode, WatermarkSpec } from '../graph/logical-graph.js';
+
+/**
+ * Records leave the decode stage through exits. An exit names the worker-side step it feeds and how records
+ * are routed to subtasks: by key (a keyBy) or to any subtask (rebalance).
+ */
+export interface Exit {
+  readonly index: number;
+  /** The decode-stage node (or the ordered stage's last node) whose output leaves. */
+  readonly from: number;
+  readonly tag?: string;
+  readonly to: number;
+  readonly port: 1 | 2;
+  readonly key?: KeySpec;
+  /** Passed through the coordinator's ordered stage: subject to dedupe, carries event time. */
+  readonly ordered: boolean;
+}
+
+export interface PhysicalPlan {
+  readonly graph: LogicalGraph;
+  readonly source: LogicalNode;
+  /** Stateless steps run by the decode pool, in topological order. */
+  readonly decodeNodes: readonly number[];
+  /** The coordinator's ordered steps (dedupe, event time), applied in source order to what enters them. */
+  readonly orderedNodes: readonly number[];
+  readonly dedupe?: DedupeSpec;
+  readonly watermarks?: WatermarkSpec;
+  readonly exits: readonly Exit[];
+  /** Steps run inside each subtask, in topological order. */
+  readonly workerNodes: readonly number[];
+  /** For each worker node, which exits or worker nodes feed it. */
+  readonly workerInputs: ReadonlyMap<number, ReadonlyArray<{ exit?: number; node?: number; edge: InputEdge }>>;
+}
+
+const STATELESS = new Set(['map', 'filter', 'flatMap', 'process']);
+const ORDERED = new Set(['dedupe', 'watermarks']);
+
+export function planJob(graph: LogicalGraph): PhysicalPlan {
+  const sources = graph.nodes.filter((n) => n.spec.kind === 'source');
+  if (sources.length !== 1) {
+    throw new CoattailError('JOB_INVALID', `a job needs exactly one source, this one has ${sources.length} (combine feeds in one source URI)`);
+  }
+  const source = sources[0]!;
+
+  // Decode stage: stateless steps reached from the source through forward edges only.
+  const decode = new Set<number>();
+  const visit = (id: number) => {
+    for (const { node, edge } of graph.consumersOf(id)) {
+      if (edge.key || node.inputs.length !== 1 || !STATELESS.has(node.spec.kind) || decode.has(node.id)) continue;
+      decode.add(node.id);
+      visit(node.id);
+    }
+  };
+  visit(source.id);
+
+  // Ordered stage: one chain of dedupe/watermarks steps fed by the decode stage.
+  const orderedNodes: number[] = [];
+  let dedupe: DedupeSpec | undefined;
+  let watermarks: WatermarkSpec | undefined;
+  let cursor = findOrderedHead(graph, source.id, decode);
+  while (cursor) {
+    if (cursor.spec.kind === 'dedupe') {
+      if (dedupe) throw invalid(`only one dedupe step is supported ("${cursor.uid}")`);
+      dedupe = cursor.spec.spec;
+    } else if (cursor.spec.kind === 'watermarks') {
+      if (watermarks) throw invalid(`only one withWatermarks step is supported ("${cursor.uid}")`);
+      watermarks = cursor.spec.spec;
+    }
+    orderedNodes.push(cursor.id);
+    const next = graph.consumersOf(cursor.id).filter(({ node, edge }) => ORDERED.has(node.spec.kind) && !edge.key);
+    cursor = next.length === 1 ? next[0]!.node : undefined;
+  }
+  for (const node of graph.nodes) {
+    if (ORDERED.has(node.spec.kind) && !orderedNodes.includes(node.id)) {
+      throw invalid(`"${node.uid}" must follow the stateless steps after the source directly (dedupe and withWatermarks run in source order on the coordinator)`);
+    }
+  }
+  const orderedTail = orderedNodes[orderedNodes.length - 1];
+
+  // Everything else runs in the subtasks; edges into it from the decode/ordered stages are exits.
+  const stageOf = (id: number) => (id === source.id ? 'source' : decode.has(id) ? 'decode' : orderedNodes.includes(id) ? 'ordered' : 'worker');
+  const exits: Exit[] = [];
+  const workerNodes = topologicalOrder(graph).filter((id) => stageOf(id) === 'worker');
+  const workerInputs = new Map<number, Array<{ exit?: number; node?: number; edge: InputEdge }>>();
+  for (const id of workerNodes) {
+    const node = graph.node(id);
+    const inputs: Array<{ exit?: number; node?: number; edge: InputEdge }> = [];
+    for (const edge of node.inputs) {
+      const upstreamStage = stageOf(edge.node);
+      if (upstreamStage === 'worker') {
+        if (edge.key) throw invalid(`"${node.uid}": a keyBy after a step that runs in the subtasks is not supported yet; key the stream once after the source`);
+        inputs.push({ node: edge.node, edge });
+        continue;
+      }
+      if (upstreamStage === 'ordered' && edge.node !== orderedTail) throw invalid(`"${node.uid}" reads between dedupe and withWatermarks`);
+      if (upstreamStage === 'source') throw invalid(`"${node.uid}" reads raw records directly; add a stateless parse step first`);
+      const exit: Exit = {
+        index: exits.length,
+        from: edge.node,
+        ...(edge.tag === undefined ? {} : { tag: edge.tag }),
+        to: id,
+        port: edge.port ?? 1,
+        ...(edge.key ? { key: edge.key } : {}),
+        ordered: upstreamStage === 'ordered',
+      };
+      if (upstreamStage === 'ordered' && edge.tag !== undefined) throw invalid(`dedupe and withWatermarks have no side outputs`);
+      exits.push(exit);
+      inputs.push({ exit: exit.index, edge });
+    }
+    workerInputs.set(id, inputs);
+  }
+  if (exits.length > 31) throw invalid('more than 31 edges leave the decode stage');
+  for (const id of workerNodes) {
+    const node = graph.node(id);
+    if (node.spec.kind === 'window' && !watermarks) throw invalid(`window "${node.uid}" needs event time: add withWatermarks(...) before keyBy`);
+    if ((node.spec.kind === 'window' || node.spec.kind === 'keyedProcess' || node.spec.kind === 'coProcess') && node.inputs.some((e) => !e.key)) {
+      throw invalid(`"${node.uid}" is keyed and needs keyBy(...) on its input${node.spec.kind === 'coProcess' ? 's' : ''}`);
+    }
+  }
+  return {
+    graph,
+    source,
+    decodeNodes: topologicalOrder(graph).filter((id) => decode.has(id)),
+    orderedNodes,
+    ...(dedupe ? { dedupe } : {}),
+    ...(watermarks ? { watermarks } : {}),
+    exits,
+    workerNodes,
+    workerInputs,
+  };
+}
+
+function findOrderedHead(graph: LogicalGraph, sourceId: number, decode: Set<number>): LogicalNode | undefined {
+  const heads = graph.nodes.filter(
+    (n) => ORDERED.has(n.spec.kind) && n.inputs.length === 1 && !n.inputs[0]!.key && (decode.has(n.inputs[0]!.node) || n.inputs[0]!.node === sourceId),
+  );
+  if (heads.length > 1) throw invalid('only one chain of dedupe/withWatermarks after the source is supported');
+  return heads[0];
+}
+
+function topologicalOrder(graph: LogicalGraph): number[] {
+  // Nodes are added by the builder after their inputs, so id order is a topological order.
+  return graph.nodes.map((n) => n.id);
+}
+
+function invalid(message: string): CoattailError {
+  return new CoattailError('JOB_INVALID', message);
+}

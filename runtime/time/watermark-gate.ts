@@ -1,0 +1,49 @@
+// The input gate's watermark: the minimum over source splits, ignoring idle ones, never moving backwards.
+
+export class WatermarkGate {
+  private readonly splits: Array<{ watermark: number; idle: boolean }> = [];
+  /** The forwarded watermark: monotonic. */
+  current = Number.NEGATIVE_INFINITY;
+
+  addSplit(split: number): void {
+    while (this.splits.length <= split) this.splits.push({ watermark: Number.NEGATIVE_INFINITY, idle: false });
+  }
+
+  splitWatermark(split: number): number {
+    return this.splits[split]?.watermark ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /** Raise a split's watermark (and mark it active). Returns true when the forwarded watermark rose. */
+  advance(split: number, watermark: number): boolean {
+    this.addSplit(split);
+    const state = this.splits[split]!;
+    if (watermark > state.watermark) state.watermark = watermark;
+    state.idle = false;
+    return this.recompute();
+  }
+
+  /** An idle split stops holding the watermark back until it delivers again. */
+  setIdle(split: number, idle: boolean): boolean {
+    this.addSplit(split);
+    this.splits[split]!.idle = idle;
+    return this.recompute();
+  }
+
+  endSplit(split: number): boolean {
+    return this.advance(split, Number.POSITIVE_INFINITY);
+  }
+
+  private recompute(): boolean {
+    let minimum = Number.POSITIVE_INFINITY;
+    let active = 0;
+    for (const split of this.splits) {
+      if (split.idle) continue;
+      active++;
+      if (split.watermark < minimum) minimum = split.watermark;
+    }
+    // With every split idle there is no evidence of progress: hold the watermark where it is.
+    if (active === 0 || minimum <= this.current) return false;
+    this.current = minimum;
+    return true;
+  }
+}
