@@ -29,4 +29,9 @@ export interface SinkFactory<T> {
   /** Table or target name used in metrics and `_summary.json` row counts. */
   readonly name: string;
   create(context: SinkContext): SinkWriter<T> | Promise<SinkWriter<T>>;
+  /**
+   * Restore: commit what the restored checkpoint lists as pending (idempotent) and discard everything this
+   * sink wrote after that checkpoint, so outputs match a run that was never interrupted.
+   */
+  recover?(context: Pick<SinkContext, 'outDir' | 'format'>, pending: readonly PendingCommit[]): Promise<void>;
 }

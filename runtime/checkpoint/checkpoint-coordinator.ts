@@ -1,0 +1,157 @@
+// Triggers checkpoints in band, gathers the subtasks' snapshots, stores them with `_metadata` last,
+// then tells the subtasks to commit their sinks' pending output (two-phase commit).
+
+import { CoattailError, describeError } from '../errors.js';
+import { keyGroupRangeFor } from '../plan/key-groups.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+import { CHECKPOINT_FORMAT_VERSION, type CheckpointMetadata, type SplitCheckpoint, type SubtaskCheckpoint } from './metadata.js';
+
+export interface CheckpointSettings {
+  readonly store: CheckpointStore;
+  readonly intervalMs: number;
+  readonly retain: number;
+  readonly tolerableFailures: number;
+}
+
+export interface JobIdentity {
+  readonly jobName: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly sourceUri: string;
+  readonly operators: readonly string[];
+}
+
+/** What a subtask sends for a barrier: its sealed state file and its sinks' uncommitted output. */
+export interface SubtaskSnapshot {
+  readonly state: Uint8Array;
+  readonly pending: ReadonlyArray<{ readonly sink: string; readonly pending: unknown }>;
+}
+
+interface InFlightCheckpoint {
+  readonly id: number;
+  readonly savepoint: boolean;
+  readonly triggeredAt: number;
+  readonly coordinatorState: unknown;
+  readonly splits: readonly SplitCheckpoint[];
+  readonly snapshots: Array<SubtaskSnapshot | undefined>;
+  received: number;
+  resolve(metadata: CheckpointMetadata | undefined): void;
+}
+
+export interface CheckpointTransport {
+  sendBarrier(checkpointId: number): void;
+  sendCommit(checkpointId: number): void;
+}
+
+export class CheckpointCoordinator {
+  private inFlight: InFlightCheckpoint | undefined;
+  private consecutiveFailures = 0;
+  completed = 0;
+  failed = 0;
+  lastCompleted: CheckpointMetadata | undefined;
+
+  constructor(
+    private readonly settings: CheckpointSettings,
+    private readonly job: JobIdentity,
+    private readonly transport: CheckpointTransport,
+    private nextId: number,
+    private readonly log: (message: string) => void,
+    private readonly failJob: (error: CoattailError) => void,
+  ) {}
+
+  get busy(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  get intervalMs(): number {
+    return this.settings.intervalMs;
+  }
+
+  /** Inject barrier n after everything routed so far; resolves with the metadata once stored, or undefined. */
+  trigger(coordinatorState: unknown, splits: readonly SplitCheckpoint[], savepoint = false): Promise<CheckpointMetadata | undefined> {
+    if (this.inFlight) throw new Error('a checkpoint is already in flight');
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.inFlight = {
+        id,
+        savepoint,
+        triggeredAt: Date.now(),
+        coordinatorState,
+        splits,
+        snapshots: new Array(this.job.parallelism).fill(undefined),
+        received: 0,
+        resolve,
+      };
+      this.transport.sendBarrier(id);
+    });
+  }
+
+  /** A subtask's snapshot for the in-flight checkpoint arrived. */
+  acknowledge(subtaskIndex: number, checkpointId: number, snapshot: SubtaskSnapshot): void {
+    const checkpoint = this.inFlight;
+    if (!checkpoint || checkpoint.id !== checkpointId || checkpoint.snapshots[subtaskIndex]) return;
+    checkpoint.snapshots[subtaskIndex] = snapshot;
+    if (++checkpoint.received === this.job.parallelism) void this.complete(checkpoint);
+  }
+
+  private async complete(checkpoint: InFlightCheckpoint): Promise<void> {
+    const { store } = this.settings;
+    try {
+      const coordinatorFile = await store.putState(checkpoint.id, 'coordinator.state', checkpoint.coordinatorState);
+      const subtasks: SubtaskCheckpoint[] = [];
+      for (let index = 0; index < checkpoint.snapshots.length; index++) {
+        const key = `chk-${checkpoint.id}/subtask-${index}.state`;
+        const state = checkpoint.snapshots[index]!.state;
+        await store.storage.put(key, state);
+        subtasks.push({
+          subtaskIndex: index,
+          keyGroups: keyGroupRangeFor(index, this.job.parallelism, this.job.maxParallelism),
+          file: { key, bytes: state.byteLength },
+        });
+      }
+      const completedAt = Date.now();
+      const metadata: CheckpointMetadata = {
+        formatVersion: CHECKPOINT_FORMAT_VERSION,
+        checkpointId: checkpoint.id,
+        jobName: this.job.jobName,
+        savepoint: checkpoint.savepoint,
+        triggeredAt: new Date(checkpoint.triggeredAt).toISOString(),
+        completedAt: new Date(completedAt).toISOString(),
+        durationMs: completedAt - checkpoint.triggeredAt,
+        sizeBytes: coordinatorFile.bytes + subtasks.reduce((sum, s) => sum + s.file.bytes, 0),
+        parallelism: this.job.parallelism,
+        maxParallelism: this.job.maxParallelism,
+        sourceUri: this.job.sourceUri,
+        splits: checkpoint.splits,
+        operators: this.job.operators,
+        coordinatorFile,
+        subtasks,
+        pendingCommits: checkpoint.snapshots.flatMap((snapshot, subtaskIndex) =>
+          snapshot!.pending.map(({ sink, pending }) => ({ sink, subtaskIndex, pending })),
+        ),
+      };
+      await store.putMetadata(metadata);
+      this.inFlight = undefined;
+      this.consecutiveFailures = 0;
+      this.completed++;
+      this.lastCompleted = metadata;
+      this.transport.sendCommit(checkpoint.id);
+      await store.prune(this.settings.retain).catch((error) => this.log(`could not delete old checkpoints: ${describeError(error)}`));
+      checkpoint.resolve(metadata);
+    } catch (error) {
+      this.inFlight = undefined;
+      this.failed++;
+      this.consecutiveFailures++;
+      this.log(`checkpoint ${checkpoint.id} failed and was aborted: ${describeError(error)}`);
+      checkpoint.resolve(undefined);
+      if (this.consecutiveFailures > this.settings.tolerableFailures) {
+        this.failJob(
+          new CoattailError(
+            'CHECKPOINT_FAILED',
+            `${this.consecutiveFailures} checkpoints in a row failed (tolerable: ${this.settings.tolerableFailures}); last cause: ${describeError(error)}`,
+          ),
+        );
+      }
+    }
+  }
+}

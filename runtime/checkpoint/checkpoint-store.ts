@@ -1,0 +1,145 @@
+// Writes, lists, validates and prunes checkpoints in a CheckpointStorage; `_metadata` is always written last.
+
+import { CoattailError, describeError, isCoattailError } from '../errors.js';
+import type { CheckpointStorage } from './storage/storage.js';
+import { openCheckpointStorage } from './storage/index.js';
+import { CHECKPOINT_FORMAT_VERSION, checkpointFolder, checkpointIdOf, metadataKey, type CheckpointMetadata } from './metadata.js';
+import { decodeState, encodeState } from './state-codec.js';
+import { basename, dirname, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+
+export interface LoadedCheckpoint<C, S> {
+  readonly metadata: CheckpointMetadata;
+  readonly coordinator: C;
+  readonly subtasks: S[];
+}
+
+export class CheckpointStore {
+  constructor(readonly storage: CheckpointStorage) {}
+
+  /** Ids of checkpoints whose `_metadata` exists, ascending. */
+  async completedIds(): Promise<number[]> {
+    const keys = await this.storage.list('');
+    const ids = new Set<number>();
+    for (const key of keys) {
+      const id = checkpointIdOf(key);
+      if (id !== undefined && key === metadataKey(id)) ids.add(id);
+    }
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  /** Every checkpoint folder, complete or not. */
+  async allIds(): Promise<number[]> {
+    const ids = new Set<number>();
+    for (const key of await this.storage.list('')) {
+      const id = checkpointIdOf(key);
+      if (id !== undefined) ids.add(id);
+    }
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  async putState(checkpointId: number, name: string, value: unknown): Promise<{ key: string; bytes: number }> {
+    const key = `${checkpointFolder(checkpointId)}/${name}`;
+    const bytes = encodeState(value);
+    await this.storage.put(key, bytes);
+    return { key, bytes: bytes.byteLength };
+  }
+
+  async putMetadata(metadata: CheckpointMetadata): Promise<void> {
+    await this.storage.put(metadataKey(metadata.checkpointId), encodeState(metadata));
+  }
+
+  async readMetadata(checkpointId: number): Promise<CheckpointMetadata> {
+    const key = metadataKey(checkpointId);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.storage.get(key);
+    } catch (error) {
+      if (isCoattailError(error) && error.code === 'CHECKPOINT_NOT_FOUND') {
+        throw new CoattailError('CHECKPOINT_CORRUPT', `checkpoint ${checkpointId} in ${this.storage.location} has no _metadata (it never completed)`);
+      }
+      throw error;
+    }
+    const metadata = decodeState<CheckpointMetadata>(bytes, `${this.storage.location}/${key}`);
+    if (metadata.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+      throw new CoattailError('CHECKPOINT_CORRUPT', `${this.storage.location}/${key} has format version ${metadata.formatVersion}, expected ${CHECKPOINT_FORMAT_VERSION}`);
+    }
+    return metadata;
+  }
+
+  /** Read and verify every file of a checkpoint. */
+  async load<C, S>(checkpointId: number): Promise<LoadedCheckpoint<C, S>> {
+    const metadata = await this.readMetadata(checkpointId);
+    const read = async <T>(key: string): Promise<T> => {
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.storage.get(key);
+      } catch (error) {
+        if (isCoattailError(error) && error.code === 'CHECKPOINT_NOT_FOUND') {
+          throw new CoattailError('CHECKPOINT_CORRUPT', `checkpoint ${checkpointId} is missing its state file ${this.storage.location}/${key}`);
+        }
+        throw error;
+      }
+      return decodeState<T>(bytes, `${this.storage.location}/${key}`);
+    };
+    const coordinator = await read<C>(metadata.coordinatorFile.key);
+    const subtasks = await Promise.all(metadata.subtasks.map((s) => read<S>(s.file.key)));
+    return { metadata, coordinator, subtasks };
+  }
+
+  /**
+   * `latest`: the newest checkpoint that loads; a damaged newer one is reported through `warn` and skipped.
+   * A number or `chk-N`: exactly that one, or an error naming what is wrong.
+   */
+  async loadForRestore<C, S>(which: string, warn: (message: string) => void): Promise<LoadedCheckpoint<C, S>> {
+    if (which !== 'latest') return this.load<C, S>(parseCheckpointId(which));
+    const candidates = (await this.allIds()).reverse();
+    if (candidates.length === 0) throw new CoattailError('CHECKPOINT_NOT_FOUND', `no checkpoint to restore in ${this.storage.location}`);
+    for (const id of candidates) {
+      try {
+        const loaded = await this.load<C, S>(id);
+        if (id !== candidates[0]) warn(`restoring checkpoint ${id}, the newest valid one`);
+        return loaded;
+      } catch (error) {
+        if (!isCoattailError(error) || error.code !== 'CHECKPOINT_CORRUPT') throw error;
+        warn(`skipping checkpoint ${id}: ${describeError(error)}`);
+      }
+    }
+    throw new CoattailError('CHECKPOINT_CORRUPT', `no valid checkpoint in ${this.storage.location}: every candidate is damaged`);
+  }
+
+  /** Keep the newest `retain` completed checkpoints; delete older ones and abandoned incomplete folders. */
+  async prune(retain: number): Promise<void> {
+    const completed = await this.completedIds();
+    const keep = new Set(completed.slice(-retain));
+    const newestKept = Math.max(...keep, Number.NEGATIVE_INFINITY);
+    for (const id of await this.allIds()) {
+      if (keep.has(id) || id > newestKept) continue;
+      await this.storage.deletePrefix(`${checkpointFolder(id)}/`);
+    }
+  }
+}
+
+export function parseCheckpointId(text: string): number {
+  const match = /^(?:chk-)?(\d+)$/.exec(text.trim());
+  if (!match) throw new CoattailError('BAD_ARGUMENT', `"${text}" is not a checkpoint id: use latest, chk-N or N`);
+  return Number(match[1]);
+}
+
+/**
+ * `--restore` may also name a checkpoint folder or its `_metadata` on disk; then the storage is that
+ * folder's parent. Returns the storage location and which checkpoint to load.
+ */
+export function resolveRestoreTarget(restore: string, checkpointDir: string): { location: string; which: string } {
+  if (restore === 'latest' || /^(chk-)?\d+$/.test(restore)) return { location: checkpointDir, which: restore };
+  const path = resolve(restore);
+  const folder = existsSync(path) && statSync(path).isFile() ? dirname(path) : path;
+  const id = /^chk-(\d+)$/.exec(basename(folder))?.[1];
+  if (!id) throw new CoattailError('BAD_ARGUMENT', `--restore ${restore}: expected latest, chk-N, N or a path to a chk-N folder`);
+  if (!existsSync(folder)) throw new CoattailError('CHECKPOINT_NOT_FOUND', `--restore ${restore}: no such checkpoint folder`);
+  return { location: dirname(folder), which: id };
+}
+
+export function openCheckpointStore(location: string, s3Endpoint?: string): CheckpointStore {
+  return new CheckpointStore(openCheckpointStorage(location, s3Endpoint ? { s3Endpoint } : {}));
+}

@@ -1,0 +1,61 @@
+// What a completed checkpoint records in `_metadata`, written last: without it the checkpoint does not exist.
+
+import type { SplitPosition } from '../api/source.js';
+import type { KeyGroupRange } from '../plan/key-groups.js';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+export interface SplitCheckpoint {
+  readonly splitId: string;
+  readonly origin: string;
+  /** Resume after this position; undefined: from the start. */
+  readonly position: SplitPosition | undefined;
+  readonly ended: boolean;
+}
+
+export interface StateFileHandle {
+  readonly key: string;
+  readonly bytes: number;
+}
+
+export interface SubtaskCheckpoint {
+  readonly subtaskIndex: number;
+  readonly keyGroups: KeyGroupRange;
+  readonly file: StateFileHandle;
+}
+
+export interface CheckpointMetadata {
+  readonly formatVersion: number;
+  readonly checkpointId: number;
+  readonly jobName: string;
+  /** Taken on request (SIGINT/SIGTERM) rather than by the interval. */
+  readonly savepoint: boolean;
+  readonly triggeredAt: string;
+  readonly completedAt: string;
+  readonly durationMs: number;
+  readonly sizeBytes: number;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly sourceUri: string;
+  readonly splits: readonly SplitCheckpoint[];
+  /** Uids of the job's stateful steps, as the state files name them. */
+  readonly operators: readonly string[];
+  readonly coordinatorFile: StateFileHandle;
+  readonly subtasks: readonly SubtaskCheckpoint[];
+  /** Sink output prepared but maybe not yet committed when this checkpoint completed: committed on restore. */
+  readonly pendingCommits: ReadonlyArray<{ readonly sink: string; readonly subtaskIndex: number; readonly pending: unknown }>;
+}
+
+export function checkpointFolder(checkpointId: number): string {
+  return `chk-${checkpointId}`;
+}
+
+export function metadataKey(checkpointId: number): string {
+  return `${checkpointFolder(checkpointId)}/_metadata`;
+}
+
+/** `chk-12/_metadata` -> 12 */
+export function checkpointIdOf(key: string): number | undefined {
+  const match = /^chk-(\d+)\//.exec(key);
+  return match ? Number(match[1]) : undefined;
+}
