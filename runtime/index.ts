@@ -37,3 +37,5 @@ export { keyGroupFor, subtaskForKey, keyGroupRangeFor } from './plan/key-groups.
 export { fileSource } from '../connectors/sources/file-source.js';
 export { generatorSource } from '../connectors/sources/generator-source.js';
 export { runJob, type RunOptions, type RunResult, type RunStatus } from './exec/coordinator.js';
+export { tableSink, type TableSinkOptions } from '../connectors/sinks/table-sink.js';
+export { stdoutSink } from '../connectors/sinks/stdout-sink.js';

@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { availableParallelism } from 'node:os';
 import { describeError, isCoattailError } from '../errors.js';
 import { runCommand } from './run-command.js';
+import { inspectCheckpoint, listCheckpoints } from './checkpoints-command.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -28,9 +29,31 @@ export function buildProgram(): Command {
     .option('--decode-threads <n>', 'threads parsing input (default: the number of cores)', positiveInt('--decode-threads'))
     .option('--codec <codec>', 'batch encoding between threads: msgpack | structured-clone', 'msgpack')
     .option('-q, --quiet', 'no status line')
+    .option('--checkpoint-dir <dir>', 'where checkpoints go: a folder or s3://bucket/prefix', './checkpoints')
+    .option('--checkpoint-interval <duration>', 'time between checkpoints, e.g. 60s, 500ms', '60s')
+    .option('--no-checkpoints', 'keep no checkpoints (no restore, no exactly-once after a crash)')
+    .option('--retain <n>', 'completed checkpoints to keep', positiveInt('--retain'), 3)
+    .option('--restore <checkpoint>', 'latest | chk-N | N | path to a chk-N folder')
+    .option('--tolerable-failed-checkpoints <n>', 'consecutive checkpoint failures before the job fails', nonNegativeInt('--tolerable-failed-checkpoints'), 3)
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// locations (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)')
     .action(async (jobFile: string, options) => {
       await runCommand(jobFile, { ...options, verbose: program.opts().verbose === true });
     });
+
+  const checkpointsCommand = program.command('checkpoints').description('list and inspect checkpoints');
+  checkpointsCommand
+    .command('list')
+    .description('the checkpoints in a folder or s3://bucket/prefix')
+    .argument('<dir>', 'checkpoint location')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint')
+    .action(async (dir: string, options: { s3Endpoint?: string }) => listCheckpoints(dir, options.s3Endpoint));
+  checkpointsCommand
+    .command('inspect')
+    .description('one checkpoint in detail: time, size, source offsets, operators, key groups')
+    .argument('<dir>', 'checkpoint location')
+    .argument('<id>', 'chk-N or N')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint')
+    .action(async (dir: string, id: string, options: { s3Endpoint?: string }) => inspectCheckpoint(dir, id, options.s3Endpoint));
 
   return program;
 }
@@ -39,6 +62,14 @@ function positiveInt(flag: string) {
   return (value: string): number => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`${flag} must be a whole number >= 1, got "${value}"`);
+    return parsed;
+  };
+}
+
+function nonNegativeInt(flag: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${flag} must be a whole number >= 0, got "${value}"`);
     return parsed;
   };
 }

@@ -1,6 +1,7 @@
 // `coattail run`: validate flags, resolve the source, run the job, show progress, print the summary.
 
 import { CoattailError } from '../errors.js';
+import { parseDuration } from '../time/duration.js';
 import { runJob, type RunStatus } from '../exec/coordinator.js';
 import type { CodecName } from '../transport/record-codec.js';
 import { resolveSource } from './resolve-source.js';
@@ -18,6 +19,13 @@ export interface RunFlags {
   readonly codec: string;
   readonly quiet?: boolean;
   readonly verbose: boolean;
+  readonly checkpoints: boolean;
+  readonly checkpointDir: string;
+  readonly checkpointInterval: string;
+  readonly retain: number;
+  readonly restore?: string;
+  readonly tolerableFailedCheckpoints: number;
+  readonly s3Endpoint?: string;
 }
 
 export async function runCommand(jobFile: string, flags: RunFlags): Promise<void> {
@@ -30,6 +38,9 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.parallelism > flags.maxParallelism) {
     throw new CoattailError('BAD_ARGUMENT', `--parallelism (${flags.parallelism}) cannot exceed --max-parallelism (${flags.maxParallelism})`);
   }
+  if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
+  const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
+  if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');
   const source = resolveSource(flags.source, { speed: flags.speed });
   const controller = new AbortController();
   const stop = () => {
@@ -57,11 +68,26 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
       codec: flags.codec as CodecName,
       ...(flags.decodeThreads ? { decodeThreads: flags.decodeThreads } : {}),
       signal: controller.signal,
+      ...(flags.checkpoints
+        ? {
+            checkpoint: {
+              location: flags.checkpointDir,
+              intervalMs,
+              retain: flags.retain,
+              tolerableFailures: flags.tolerableFailedCheckpoints,
+              ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
+            },
+          }
+        : {}),
+      ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(showStatus ? { onStatus, statusIntervalMs: interactive ? 1000 : 5000 } : {}),
     });
     if (showStatus && interactive) process.stderr.write('\n');
     process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(result.summary)}\n`);
     process.stdout.write(`summary written to ${result.summaryPath}\n`);
+    if (result.savepoint) {
+      process.stdout.write(`savepoint chk-${result.savepoint.checkpointId} written to ${flags.checkpointDir}; resume with --restore chk-${result.savepoint.checkpointId}\n`);
+    }
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -1,5 +1,6 @@
 // The coordinator on the main thread: reads source splits, has chunks decoded in parallel, applies the
-// ordered stage in source order, routes batches to subtasks under credit-based backpressure, and ends the run.
+// ordered stage in source order, routes batches to subtasks under credit-based backpressure, triggers
+// checkpoints in band, and ends the run with its summary.
 
 import { availableParallelism } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -7,19 +8,31 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { Source, SplitDescriptor } from '../api/source.js';
+import type { Source, SplitPosition } from '../api/source.js';
 import { CoattailError, isCoattailError } from '../errors.js';
-import type { PhysicalPlan } from '../plan/physical-plan.js';
 import type { CodecName } from '../transport/record-codec.js';
-import type { DecodeRequest, DecodeResult } from './decode-stage.js';
 import { instantiatePlan } from './job-instance.js';
 import { bundleJob } from './job-loader.js';
-import type { JobLaunch } from './messages.js';
+import type { FromSubtask, JobLaunch } from './messages.js';
 import { CounterRegistry, addCounts, nestCounters } from './metrics.js';
 import { OrderedResults } from './ordered-results.js';
 import { OrderedStage } from './ordered-stage.js';
 import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
+import { readAllSplits, type Item } from './split-readers.js';
+import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.js';
+import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';
+import { prepareRestore, type RestoredRun } from './restore-run.js';
+import { openCheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { statefulOperatorUids, type CoordinatorCheckpointState } from '../checkpoint/restore.js';
+
+export interface CheckpointOptions {
+  readonly location: string;
+  readonly intervalMs: number;
+  readonly retain: number;
+  readonly tolerableFailures: number;
+  readonly s3Endpoint?: string;
+}
 
 export interface RunOptions {
   readonly jobFile: string;
@@ -33,10 +46,16 @@ export interface RunOptions {
   /** Threads decoding chunks; default: the number of cores. */
   readonly decodeThreads?: number;
   readonly creditsPerChannel?: number;
-  /** Abort to stop a run (Ctrl-C): reading stops, what was read is completed, the summary is written. */
+  /** Periodic checkpoints; without it the run keeps no checkpoints. */
+  readonly checkpoint?: CheckpointOptions;
+  /** `latest`, `chk-N`, `N` or a checkpoint folder path. Needs `checkpoint` for where to look. */
+  readonly restore?: string;
+  /** Abort to stop a run (Ctrl-C): reading stops, a savepoint is taken if checkpointing, the summary is written. */
   readonly signal?: AbortSignal;
   readonly onStatus?: (status: RunStatus) => void;
   readonly statusIntervalMs?: number;
+  /** Operational messages (checkpoint failures, restore choices). */
+  readonly log?: (message: string) => void;
 }
 
 export interface RunStatus {
@@ -46,6 +65,7 @@ export interface RunStatus {
   /** The lowest split watermark (max event time delivered), or -Infinity before any. */
   readonly watermark: number;
   readonly counters: Record<string, number>;
+  readonly checkpoints: { readonly completed: number; readonly failed: number };
 }
 
 export interface RunResult {
@@ -53,14 +73,13 @@ export interface RunResult {
   readonly summary: Record<string, unknown>;
   readonly summaryPath: string;
   readonly stopped: boolean;
+  readonly savepoint?: CheckpointMetadata;
+  readonly restoredFrom?: number;
 }
-
-type Item =
-  | { kind: 'chunk'; split: number; result: DecodeResult }
-  | { kind: 'split-end'; split: number };
 
 export async function runJob(options: RunOptions): Promise<RunResult> {
   const started = Date.now();
+  const log = options.log ?? ((message: string) => process.stderr.write(`coattail: ${message}\n`));
   const jobUrl = await bundleJob(options.jobFile);
   const launch: JobLaunch = {
     jobUrl,
@@ -74,12 +93,21 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const { name: jobName, plan } = await instantiatePlan(launch, options.jobFile);
   const splits = await options.source.discoverSplits();
   if (splits.length === 0) throw new CoattailError('SOURCE_FAILED', `source ${options.source.uri} has no splits to read`);
+  const store = options.checkpoint ? openCheckpointStore(options.checkpoint.location, options.checkpoint.s3Endpoint) : undefined;
+  const restored: RestoredRun | undefined =
+    options.restore !== undefined ? await prepareRestore(options, plan, splits, log) : undefined;
 
   const coordinatorMetrics = new CounterRegistry();
   const recordsIn = coordinatorMetrics.counter('records_in');
   let recordsInTotal = 0;
   const decodeCounters: Record<string, number> = {};
   const ordered = new OrderedStage(plan.dedupe, coordinatorMetrics);
+  if (restored) {
+    ordered.restore(restored.coordinator.ordered);
+    addCounts(decodeCounters, restored.coordinator.counters);
+  }
+  const positions: Array<SplitPosition | undefined> = splits.map((_, i) => restored?.startPositions[i]);
+  const ended: boolean[] = splits.map((_, i) => restored?.alreadyEnded[i] ?? false);
 
   let failure: CoattailError | undefined;
   let rejectFailure!: (error: CoattailError) => void;
@@ -91,6 +119,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     rejectFailure(failure);
   };
 
+  let checkpoints: CheckpointCoordinator | undefined;
   const attemptId = randomUUID().slice(0, 8);
   const subtasks = new SubtaskPool(
     Array.from({ length: options.parallelism }, (_, subtaskIndex) => ({
@@ -98,10 +127,30 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       subtaskIndex,
       splitCount: splits.length,
       sinkContext: { subtaskIndex, parallelism: options.parallelism, attemptId, outDir: options.outDir, format: options.format },
+      ...(restored ? { restore: restored.operatorsFor(subtaskIndex), restoreWatermarks: restored.watermarks } : {}),
     })),
     options.creditsPerChannel ?? 4,
-    { onFailure: fail },
+    {
+      onFailure: fail,
+      onMessage: (subtask: number, message: FromSubtask) => {
+        if (message.type === 'snapshot') checkpoints?.acknowledge(subtask, message.checkpointId, { state: message.state, pending: message.pending });
+      },
+    },
   );
+  if (store && options.checkpoint) {
+    const existing = await store.allIds();
+    checkpoints = new CheckpointCoordinator(
+      { store, intervalMs: options.checkpoint.intervalMs, retain: options.checkpoint.retain, tolerableFailures: options.checkpoint.tolerableFailures },
+      { jobName, parallelism: options.parallelism, maxParallelism: options.maxParallelism, sourceUri: options.source.uri, operators: statefulOperatorUids(plan) },
+      {
+        sendBarrier: (id) => subtasks.broadcast({ type: 'barrier', checkpointId: id }),
+        sendCommit: (id) => subtasks.broadcast({ type: 'commit', checkpointId: id }),
+      },
+      Math.max(0, ...existing) + 1,
+      log,
+      fail,
+    );
+  }
   const decodeThreads = Math.max(1, options.decodeThreads ?? availableParallelism());
   const pool = new Piscina({
     filename: fileURLToPath(new URL('./decode-worker.js', import.meta.url)),
@@ -115,47 +164,67 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const inFlight = new Semaphore(decodeThreads * 2 + 2);
   const results = new OrderedResults<Item>();
   let stopped = false;
+  let wake: (() => void) | undefined;
   const onAbort = () => {
     stopped = true;
     inFlight.drain();
+    wake?.();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
   const lastActivity = splits.map(() => Date.now());
   const idle = splits.map(() => false);
 
-  async function readSplit(split: SplitDescriptor, index: number): Promise<void> {
-    const reader = await options.source.openSplit(split, undefined);
-    try {
-      for (;;) {
-        await inFlight.acquire();
-        if (stopped || failure) return;
-        const chunk = await reader.next();
-        if (stopped || failure) return;
-        const seq = results.reserve();
-        if (!chunk) {
-          results.put(seq, Promise.resolve({ kind: 'split-end', split: index }));
-          return;
-        }
-        lastActivity[index] = Date.now();
-        const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
-        const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
-        const decoded = pool.run(request, { transferList }) as Promise<DecodeResult>;
-        results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, result })));
+  const checkpointState = (): { state: CoordinatorCheckpointState; splits: SplitCheckpoint[] } => ({
+    state: { ordered: ordered.snapshot(), counters: mergeCounters(coordinatorMetrics.values(), decodeCounters, [restored?.subtaskCounters ?? {}]) },
+    splits: splits.map((split, i) => ({ splitId: split.splitId, origin: split.origin, position: positions[i], ended: ended[i]! })),
+  });
+  const triggerCheckpoint = (savepoint: boolean): Promise<CheckpointMetadata | undefined> => {
+    const { state, splits: splitState } = checkpointState();
+    return checkpoints!.trigger(state, splitState, savepoint);
+  };
+  let nextCheckpointAt = started + (options.checkpoint?.intervalMs ?? 0);
+
+  /** Wait for the next item, waking for due checkpoints and stop requests meanwhile. */
+  async function nextItem(pending: Promise<Item>): Promise<Item | 'stopped'> {
+    for (;;) {
+      if (stopped) return 'stopped';
+      const timer = checkpoints ? Math.max(0, nextCheckpointAt - Date.now()) : undefined;
+      const outcome = await new Promise<Item | 'stopped' | 'tick'>((resolve) => {
+        wake = () => resolve('stopped');
+        const handle = timer === undefined ? undefined : setTimeout(() => resolve('tick'), timer);
+        pending.then(
+          (item) => {
+            if (handle) clearTimeout(handle);
+            resolve(item);
+          },
+          () => resolve('tick'),
+        );
+      });
+      if (outcome === 'tick') {
+        // A rejected decode surfaces through `pending` on the next await below.
+        if (!checkpoints || Date.now() < nextCheckpointAt) return pending;
+        maybeCheckpoint();
+        continue;
       }
-    } finally {
-      await reader.close();
+      return outcome;
     }
+  }
+
+  function maybeCheckpoint(): void {
+    if (!checkpoints || checkpoints.busy || Date.now() < nextCheckpointAt) return;
+    nextCheckpointAt = Date.now() + checkpoints.intervalMs;
+    void triggerCheckpoint(false);
   }
 
   async function applyInOrder(): Promise<void> {
     let openSplits = splits.length;
     while (openSplits > 0 && !failure) {
-      const nextItem = results.next();
-      const item = await Promise.race([nextItem, stopSignal()]);
+      const item = await nextItem(results.next());
       if (item === 'stopped') return;
       if (item.kind === 'split-end') {
         openSplits--;
+        ended[item.split] = true;
         subtasks.broadcast({ type: 'split-end', split: item.split });
         continue;
       }
@@ -180,19 +249,16 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
           stampArray.buffer as ArrayBuffer,
         ]);
       }
+      positions[split] = item.endPosition;
+      maybeCheckpoint();
     }
   }
-
-  let wakeOnStop: (() => void) | undefined;
-  const stopSignal = () =>
-    stopped ? Promise.resolve('stopped' as const) : new Promise<'stopped'>((resolve) => (wakeOnStop = () => resolve('stopped')));
-  options.signal?.addEventListener('abort', () => wakeOnStop?.(), { once: true });
 
   const idleMs = plan.watermarks?.idleMs ?? Number.POSITIVE_INFINITY;
   const idleCheck = setInterval(() => {
     const now = Date.now();
     splits.forEach((_, split) => {
-      if (!idle[split] && now - lastActivity[split]! > idleMs) {
+      if (!idle[split] && !ended[split] && now - lastActivity[split]! > idleMs) {
         idle[split] = true;
         subtasks.broadcast({ type: 'split-idle', split, idle: true });
       }
@@ -205,19 +271,42 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
         const now = Date.now();
         const rate = ((recordsInTotal - lastStatus.records) * 1000) / Math.max(1, now - lastStatus.time);
         lastStatus = { time: now, records: recordsInTotal };
-        const counters = mergeCounters(coordinatorMetrics.values(), decodeCounters, subtasks.counters());
+        const counters = mergeCounters(coordinatorMetrics.values(), decodeCounters, [...subtasks.counters(), restored?.subtaskCounters ?? {}]);
         const watermark = Math.min(...splits.map((_, s) => ordered.splitWatermark(s)));
-        options.onStatus!({ elapsedMs: now - started, recordsIn: recordsInTotal, recordsPerSecond: rate, watermark, counters });
+        options.onStatus!({
+          elapsedMs: now - started,
+          recordsIn: recordsInTotal,
+          recordsPerSecond: rate,
+          watermark,
+          counters,
+          checkpoints: { completed: checkpoints?.completed ?? 0, failed: checkpoints?.failed ?? 0 },
+        });
       }, options.statusIntervalMs ?? 1000)
     : undefined;
 
   try {
     await Promise.race([subtasks.ready(), failed]);
-    const readers = Promise.all(splits.map((split, index) => readSplit(split, index)));
-    readers.catch(fail);
+    const reading = readAllSplits({
+      source: options.source,
+      splits,
+      startPositions: positions.slice(),
+      alreadyEnded: ended.slice(),
+      pool,
+      inFlight,
+      results,
+      shouldStop: () => stopped || failure !== undefined,
+      onActivity: (split) => (lastActivity[split] = Date.now()),
+    });
+    reading.catch(fail);
     await Promise.race([applyInOrder(), failed]);
-    const finalCounters = await Promise.race([subtasks.finishAll(), failed]);
-    const counters = mergeCounters(coordinatorMetrics.values(), decodeCounters, finalCounters);
+    // A final checkpoint (a savepoint when stopped) before finishing, so a kill while finishing restores exactly.
+    let savepoint: CheckpointMetadata | undefined;
+    if (checkpoints) {
+      while (checkpoints.busy) await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), failed]);
+      savepoint = await Promise.race([triggerCheckpoint(stopped), failed]);
+    }
+    const finalCounters = await Promise.race([subtasks.finishAll(!stopped), failed]);
+    const counters = mergeCounters(coordinatorMetrics.values(), decodeCounters, [...finalCounters, restored?.subtaskCounters ?? {}]);
     const summary = {
       job: jobName,
       ...nestCounters(counters),
@@ -225,16 +314,25 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       max_parallelism: options.maxParallelism,
       duration_ms: Date.now() - started,
       stopped,
+      ...(restored ? { restored_from: restored.checkpointId } : {}),
+      ...(checkpoints ? { checkpoints: { completed: checkpoints.completed, failed: checkpoints.failed } } : {}),
     };
     await mkdir(options.outDir, { recursive: true });
     const summaryPath = join(options.outDir, '_summary.json');
     await writeFile(summaryPath, JSON.stringify(summary, null, 2) + '\n');
-    return { jobName, summary, summaryPath, stopped };
+    return {
+      jobName,
+      summary,
+      summaryPath,
+      stopped,
+      ...(stopped && savepoint ? { savepoint } : {}),
+      ...(restored ? { restoredFrom: restored.checkpointId } : {}),
+    };
   } finally {
     clearInterval(idleCheck);
     if (statusTimer) clearInterval(statusTimer);
-    inFlight.drain();
     stopped = true;
+    inFlight.drain();
     await subtasks.terminate(failure ?? new CoattailError('WORKER_FAILED', 'run ended'));
     await pool.destroy().catch(() => undefined);
   }
@@ -247,5 +345,3 @@ function mergeCounters(coordinator: Record<string, number>, decode: Record<strin
   for (const counters of subtasks) addCounts(total, counters);
   return total;
 }
-
-export type { PhysicalPlan };

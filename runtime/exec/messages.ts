@@ -29,9 +29,11 @@ export type ToSubtask =
   | { readonly type: 'batch'; readonly split: number; readonly records: Uint8Array; readonly exitMasks: Uint32Array; readonly stamps: Float64Array }
   | { readonly type: 'split-idle'; readonly split: number; readonly idle: boolean }
   | { readonly type: 'split-end'; readonly split: number }
-  | { readonly type: 'end-of-input' }
+  /** `drain`: end every split first (final watermark); without it, stop where the input is (savepoint stop). */
+  | { readonly type: 'end-of-input'; readonly drain: boolean }
   | { readonly type: 'barrier'; readonly checkpointId: number }
-  | { readonly type: 'commit'; readonly checkpointId: number; readonly pending: Record<string, unknown> };
+  /** Checkpoint `checkpointId` is stored: commit sink output prepared for it and for any earlier one. */
+  | { readonly type: 'commit'; readonly checkpointId: number };
 
 export type FromSubtask =
   | { readonly type: 'ready' }
@@ -40,9 +42,10 @@ export type FromSubtask =
   | {
       readonly type: 'snapshot';
       readonly checkpointId: number;
-      readonly operators: Record<string, OperatorSnapshot>;
-      readonly pending: Record<string, unknown>;
-      readonly counters: Record<string, number>;
+      /** Sealed state file (operators and counters), encoded off the coordinator's thread. */
+      readonly state: Uint8Array;
+      /** Every sink output prepared and not yet committed, this checkpoint's and earlier failed ones'. */
+      readonly pending: ReadonlyArray<{ readonly sink: string; readonly pending: unknown }>;
     }
   | { readonly type: 'committed'; readonly checkpointId: number }
   | { readonly type: 'finished'; readonly counters: Record<string, number> }

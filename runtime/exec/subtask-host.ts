@@ -7,6 +7,8 @@ import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
 import { instantiatePlan } from './job-instance.js';
 import { SubtaskGraph } from './subtask-graph.js';
 import { createCodec } from '../transport/record-codec.js';
+import { encodeState } from '../checkpoint/state-codec.js';
+import type { SubtaskCheckpointState } from '../checkpoint/restore.js';
 
 const launch = workerData as SubtaskLaunch;
 const port = parentPort!;
@@ -34,6 +36,8 @@ async function main(): Promise<void> {
   if (launch.restore) graph.restoreOperators(launch.restore);
   launch.restoreWatermarks?.forEach((watermark, split) => graph.gate.advance(split, watermark));
 
+  /** Sink output prepared at barriers and not yet committed, oldest first. */
+  const uncommitted: Array<{ checkpointId: number; pendingByUid: Record<string, unknown> }> = [];
   let failed = false;
   let queue: Promise<void> = Promise.resolve();
   const enqueue = (work: () => void | Promise<void>) => {
@@ -71,18 +75,24 @@ async function main(): Promise<void> {
         await graph.flush();
         return;
       case 'end-of-input':
+        if (message.drain) for (let split = 0; split < launch.splitCount; split++) graph.gate.endSplit(split);
+        for (const { pendingByUid } of uncommitted.splice(0)) await graph.commit(pendingByUid);
         await graph.finish();
         send({ type: 'finished', counters: graph.metrics.values() });
         return;
       case 'barrier': {
         await graph.flush();
-        const operators = graph.snapshotOperators();
-        const pending = await graph.prepareCommit(message.checkpointId);
-        send({ type: 'snapshot', checkpointId: message.checkpointId, operators, pending, counters: graph.metrics.values() });
+        const snapshot: SubtaskCheckpointState = { operators: graph.snapshotOperators(), counters: graph.metrics.values() };
+        const state = encodeState(snapshot);
+        uncommitted.push({ checkpointId: message.checkpointId, pendingByUid: await graph.prepareCommit(message.checkpointId) });
+        const pending = uncommitted.flatMap(({ pendingByUid }) => Object.entries(pendingByUid).map(([sink, value]) => ({ sink, pending: value })));
+        port.postMessage({ type: 'snapshot', checkpointId: message.checkpointId, state, pending } satisfies FromSubtask, [state.buffer as ArrayBuffer]);
         return;
       }
       case 'commit':
-        await graph.commit(message.pending);
+        while (uncommitted.length > 0 && uncommitted[0]!.checkpointId <= message.checkpointId) {
+          await graph.commit(uncommitted.shift()!.pendingByUid);
+        }
         send({ type: 'committed', checkpointId: message.checkpointId });
         return;
     }

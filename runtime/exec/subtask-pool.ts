@@ -83,8 +83,8 @@ export class SubtaskPool {
     for (const subtask of this.subtasks) subtask.post(message);
   }
 
-  async finishAll(): Promise<Record<string, number>[]> {
-    this.broadcast({ type: 'end-of-input' });
+  async finishAll(drain: boolean): Promise<Record<string, number>[]> {
+    this.broadcast({ type: 'end-of-input', drain });
     return Promise.all(this.subtasks.map((s) => s.finished));
   }
 

@@ -1,0 +1,67 @@
+// The table sink: validates a table schema once, then writes it as JSON Lines or Parquet under `<out>/<table>/`.
+import type { SinkContext, SinkFactory, SinkWriter } from '../../runtime/api/sink.js';
+import type { ColumnType, TableRow, TableSchema } from '../../runtime/api/table.js';
+import { CoattailError } from '../../runtime/errors.js';
+import { commitPending, discardUncommitted, partStorageFor } from './file-commit.js';
+import { JsonlTableWriter, type JsonlLimits } from './jsonl-table.js';
+import type { ParquetLimits } from './parquet-table.js';
+
+export interface TableSinkOptions {
+  readonly jsonl?: JsonlLimits;
+  readonly parquet?: ParquetLimits;
+}
+
+const COLUMN_TYPES: ReadonlySet<ColumnType> = new Set(['string', 'double', 'int64', 'timestamp', 'boolean', 'json']);
+/** Folder names that Spark, Hive and DuckDB do not skip (they ignore names starting with `.` or `_`). */
+const TABLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function invalid(schema: TableSchema, problem: string): CoattailError {
+  return new CoattailError('JOB_INVALID', `Table ${JSON.stringify(schema.name)}: ${problem}`);
+}
+
+export function validateTableSchema(schema: TableSchema): void {
+  if (!TABLE_NAME.test(schema.name)) {
+    throw invalid(schema, 'the name must start with a letter or digit and hold only letters, digits, _, . and -');
+  }
+  if (schema.columns.length === 0) throw invalid(schema, 'a table needs at least one column');
+  const seen = new Set<string>();
+  for (const column of schema.columns) {
+    if (column.name === '') throw invalid(schema, 'a column has an empty name');
+    if (seen.has(column.name)) throw invalid(schema, `the column ${column.name} appears twice`);
+    if (!COLUMN_TYPES.has(column.type)) throw invalid(schema, `the column ${column.name} has unknown type ${String(column.type)}`);
+    seen.add(column.name);
+  }
+  if (schema.partitionBy !== undefined) {
+    const partitionColumn = schema.columns.find((column) => column.name === schema.partitionBy);
+    if (partitionColumn?.type !== 'timestamp') {
+      throw invalid(schema, `partitionBy must name a timestamp column, and ${schema.partitionBy} is not one`);
+    }
+  }
+}
+
+/**
+ * Writes rows of `schema` in the run's format with a two-phase commit. The table folder is created
+ * when a writer opens, so an empty table leaves an empty folder and no files.
+ */
+export function tableSink(schema: TableSchema, options: TableSinkOptions = {}): SinkFactory<TableRow> {
+  validateTableSchema(schema);
+  return {
+    name: schema.name,
+    async create(context: SinkContext): Promise<SinkWriter<TableRow>> {
+      const storage = partStorageFor(context.outDir);
+      await storage.makeFolder(schema.name);
+      if (context.format === 'jsonl') return new JsonlTableWriter(schema, context, storage, options.jsonl);
+      if (context.format === 'parquet') {
+        // Loaded on demand: the Parquet encoder instantiates a WebAssembly module that JSON Lines runs never need.
+        const { ParquetTableWriter } = await import('./parquet-table.js');
+        return new ParquetTableWriter(schema, context, storage, options.parquet);
+      }
+      throw new CoattailError('BAD_ARGUMENT', `Unknown output format ${String(context.format)}; use parquet or jsonl`);
+    },
+    async recover(context, pending): Promise<void> {
+      const storage = partStorageFor(context.outDir);
+      for (const one of pending) await commitPending(storage, one);
+      await discardUncommitted(context.outDir, [schema.name], [...pending]);
+    },
+  };
+}

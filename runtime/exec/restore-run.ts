@@ -1,0 +1,76 @@
+// Prepares a run restored from a checkpoint: loads and checks it, commits or discards sink output,
+// maps split positions and watermarks onto the current splits and hands each subtask its key groups.
+
+import type { SplitDescriptor, SplitPosition } from '../api/source.js';
+import { CoattailError } from '../errors.js';
+import { addCounts } from './metrics.js';
+import type { PhysicalPlan } from '../plan/physical-plan.js';
+import type { OperatorSnapshot } from './stream-operator.js';
+import { openCheckpointStore, resolveRestoreTarget } from '../checkpoint/checkpoint-store.js';
+import {
+  checkRestoreCompatible,
+  pendingBySink,
+  snapshotsForSubtask,
+  type CoordinatorCheckpointState,
+  type SubtaskCheckpointState,
+} from '../checkpoint/restore.js';
+import type { RunOptions } from './coordinator.js';
+
+export interface RestoredRun {
+  readonly checkpointId: number;
+  readonly coordinator: CoordinatorCheckpointState;
+  readonly startPositions: ReadonlyArray<SplitPosition | undefined>;
+  readonly alreadyEnded: readonly boolean[];
+  /** Per current split: the watermark to start from (+Infinity for ended splits). */
+  readonly watermarks: number[];
+  /** Sum of the subtasks' counters at the checkpoint. */
+  readonly subtaskCounters: Record<string, number>;
+  operatorsFor(subtaskIndex: number): Record<string, OperatorSnapshot[]>;
+}
+
+export async function prepareRestore(
+  options: RunOptions,
+  plan: PhysicalPlan,
+  splits: readonly SplitDescriptor[],
+  log: (message: string) => void,
+): Promise<RestoredRun> {
+  if (!options.checkpoint) throw new CoattailError('BAD_ARGUMENT', '--restore needs a checkpoint directory');
+  const target = resolveRestoreTarget(options.restore!, options.checkpoint.location);
+  const store = openCheckpointStore(target.location, options.checkpoint.s3Endpoint);
+  const loaded = await store.loadForRestore<CoordinatorCheckpointState, SubtaskCheckpointState>(target.which, log);
+  const { metadata } = loaded;
+  checkRestoreCompatible(metadata, plan, options.maxParallelism);
+
+  // Two-phase commit, second phase: whatever the checkpoint prepared becomes visible; later output is discarded.
+  const pending = pendingBySink(metadata);
+  for (const node of plan.graph.nodes) {
+    if (node.spec.kind !== 'sink' || !node.spec.factory.recover) continue;
+    await node.spec.factory.recover({ outDir: options.outDir, format: options.format }, pending.get(node.uid) ?? []);
+  }
+
+  const byId = new Map(metadata.splits.map((split, index) => [split.splitId, { split, index }]));
+  const oldWatermarks = loaded.coordinator.ordered.splitWatermarks;
+  const startPositions = splits.map((split) => byId.get(split.splitId)?.split.position);
+  const alreadyEnded = splits.map((split) => byId.get(split.splitId)?.split.ended ?? false);
+  const watermarks = splits.map((split, index) => {
+    if (alreadyEnded[index]) return Number.POSITIVE_INFINITY;
+    const old = byId.get(split.splitId);
+    return old ? (oldWatermarks[old.index] ?? Number.NEGATIVE_INFINITY) : Number.NEGATIVE_INFINITY;
+  });
+  const coordinator: CoordinatorCheckpointState = {
+    ...loaded.coordinator,
+    ordered: { ...loaded.coordinator.ordered, splitWatermarks: watermarks },
+  };
+  const subtaskCounters: Record<string, number> = {};
+  for (const state of loaded.subtasks) addCounts(subtaskCounters, state.counters);
+  log(`restoring checkpoint ${metadata.checkpointId} (${metadata.parallelism} -> ${options.parallelism} subtasks) from ${store.storage.location}`);
+  return {
+    checkpointId: metadata.checkpointId,
+    coordinator,
+    startPositions,
+    alreadyEnded,
+    watermarks,
+    subtaskCounters,
+    operatorsFor: (subtaskIndex) => snapshotsForSubtask(loaded.subtasks, subtaskIndex, options.parallelism, options.maxParallelism),
+  };
+}
