@@ -39,3 +39,4 @@ export { generatorSource } from '../connectors/sources/generator-source.js';
 export { runJob, type RunOptions, type RunResult, type RunStatus } from './exec/coordinator.js';
 export { tableSink, type TableSinkOptions } from '../connectors/sinks/table-sink.js';
 export { stdoutSink } from '../connectors/sinks/stdout-sink.js';
+export * from './testing/harness.js';

@@ -1,0 +1,255 @@
+// A deterministic test driver for a whole job, as Kafka Streams' TopologyTestDriver: the job's real decode
+// stage, ordered stage (dedupe, per-split watermarks) and subtask graphs run in this thread, fed lines by hand,
+// with every sink replaced by one that keeps the rows for the test to read.
+
+import type { SinkFactory, SinkWriter } from '../api/sink.js';
+import { CoattailError } from '../errors.js';
+import { buildJob, type JobDefinition } from '../graph/job.js';
+import { LogicalGraph } from '../graph/logical-graph.js';
+import { planJob, type PhysicalPlan } from '../plan/physical-plan.js';
+import { DecodeStage } from '../exec/decode-stage.js';
+import { CounterRegistry, addCounts } from '../exec/metrics.js';
+import { OrderedStage, type OrderedStageState } from '../exec/ordered-stage.js';
+import type { OperatorSnapshot } from '../exec/stream-operator.js';
+import { SubtaskGraph } from '../exec/subtask-graph.js';
+import { createCodec, type CodecName, type RecordCodec } from '../transport/record-codec.js';
+import { copyState, narrowSnapshots, resolvePlacement, withProcessingTime, type SubtaskPlacement } from './harness-support.js';
+
+export interface JobHarnessOptions extends Omit<SubtaskPlacement, 'subtaskIndex'> {
+  /** Source splits (files, shards) fed independently, each with its own watermark; default 1. */
+  readonly splits?: number;
+  /** The processing-time clock at the start, in epoch milliseconds; default 0. */
+  readonly processingTime?: number;
+  /** Handed to the job as `-c/--config` would be. */
+  readonly configPath?: string;
+  /** Tell the job its source never ends (as a live market); default false. */
+  readonly live?: boolean;
+  /** Encoding of batches between stages, as `--codec`; default msgpack. */
+  readonly codec?: CodecName;
+  /** A snapshot of an earlier harness of the same job, restored at this harness's parallelism. */
+  readonly restoreFrom?: JobSnapshot;
+}
+
+/** The state of a whole job at one moment, as a checkpoint holds it (sink rows excepted). */
+export interface JobSnapshot {
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly processingTime: number;
+  readonly ordered: OrderedStageState;
+  /** Per split: its watermark, the byte offset its next line starts at, whether it has ended. */
+  readonly splits: ReadonlyArray<{ readonly watermark: number; readonly offset: number; readonly ended: boolean }>;
+  /** Per old subtask: operator snapshots by step name. */
+  readonly operators: ReadonlyArray<Record<string, OperatorSnapshot>>;
+  readonly counters: Record<string, number>;
+}
+
+export class JobTestHarness {
+  private readonly coordinatorMetrics = new CounterRegistry();
+  private readonly decodeCounters: Record<string, number> = {};
+  private readonly rows = new Map<string, unknown[]>();
+  private readonly splitState: Array<{ offset: number; ended: boolean; idle: boolean }>;
+  private readonly codec: RecordCodec;
+  private ordered!: OrderedStage;
+  private decode!: DecodeStage;
+  private subtasks: SubtaskGraph[] = [];
+  private sinkSteps: string[] = [];
+  private chunkSeq = 0;
+  private finished = false;
+
+  private constructor(
+    private readonly job: JobDefinition,
+    private readonly options: JobHarnessOptions,
+    private readonly parallelism: number,
+    private readonly maxParallelism: number,
+    private clock: number,
+  ) {
+    const splits = options.splits ?? 1;
+    if (!Number.isInteger(splits) || splits < 1) throw new CoattailError('BAD_ARGUMENT', `harness: splits must be a whole number >= 1, got ${splits}`);
+    this.splitState = Array.from({ length: splits }, () => ({ offset: 0, ended: false, idle: false }));
+    this.codec = createCodec(options.codec ?? 'msgpack');
+  }
+
+  static async create(job: JobDefinition, options: JobHarnessOptions = {}): Promise<JobTestHarness> {
+    const { parallelism, maxParallelism } = resolvePlacement(options);
+    const restore = options.restoreFrom;
+    const harness = new JobTestHarness(job, options, parallelism, maxParallelism, options.processingTime ?? restore?.processingTime ?? 0);
+    await harness.start();
+    return harness;
+  }
+
+  private async start(): Promise<void> {
+    const decodePlan = this.instantiate();
+    this.sinkSteps = decodePlan.graph.nodes.filter((node) => node.spec.kind === 'sink').map((node) => node.uid);
+    this.ordered = new OrderedStage(decodePlan.dedupe, this.coordinatorMetrics);
+    this.decode = await DecodeStage.create(decodePlan, this.parallelism, this.maxParallelism, this.codec.name);
+    const restore = this.options.restoreFrom;
+    if (restore && restore.splits.length !== this.splitState.length) {
+      throw new CoattailError('RESTORE_MISMATCH', `harness: the snapshot has ${restore.splits.length} splits, this harness ${this.splitState.length}`);
+    }
+    if (restore && restore.maxParallelism !== this.maxParallelism) {
+      throw new CoattailError('RESTORE_MISMATCH', `harness: the snapshot has ${restore.maxParallelism} key groups, this harness ${this.maxParallelism}`);
+    }
+    for (let subtaskIndex = 0; subtaskIndex < this.parallelism; subtaskIndex++) {
+      // Each subtask builds the job anew, as each worker thread does, so function objects are not shared.
+      const plan = subtaskIndex === 0 ? decodePlan : this.instantiate();
+      const sinkContext = { subtaskIndex, parallelism: this.parallelism, attemptId: 'harness', outDir: '(harness)', format: 'jsonl' as const };
+      const graph = await SubtaskGraph.create(plan, { subtaskIndex, parallelism: this.parallelism, maxParallelism: this.maxParallelism, sinkContext });
+      this.splitState.forEach((_, split) => graph.gate.addSplit(split));
+      if (restore) {
+        const placement = { subtaskIndex, parallelism: this.parallelism, maxParallelism: this.maxParallelism };
+        const byStep: Record<string, OperatorSnapshot[]> = {};
+        for (const operators of restore.operators) {
+          for (const [step, snapshot] of Object.entries(operators)) (byStep[step] ??= []).push(...narrowSnapshots([snapshot], placement));
+        }
+        graph.restoreOperators(byStep);
+        restore.splits.forEach((split, index) => graph.gate.advance(index, split.watermark));
+      }
+      this.subtasks.push(graph);
+    }
+    if (restore) {
+      this.ordered.restore(copyState(restore.ordered));
+      restore.splits.forEach((split, index) => Object.assign(this.splitState[index]!, { offset: split.offset, ended: split.ended }));
+      addCounts(this.decodeCounters, restore.counters);
+    }
+  }
+
+  /** Build the job's graph with every sink replaced by a capturing one, and plan it. */
+  private instantiate(): PhysicalPlan {
+    const env = buildJob(this.job, { ...(this.options.configPath ? { configPath: this.options.configPath } : {}), live: this.options.live ?? false });
+    const graph = new LogicalGraph();
+    for (const node of env.graph.nodes) {
+      const spec = node.spec.kind === 'sink' ? { kind: 'sink' as const, factory: this.capture(node.uid, node.spec.factory.name) } : node.spec;
+      graph.add(node.uid, spec, node.inputs);
+    }
+    return planJob(graph);
+  }
+
+  private capture(step: string, name: string): SinkFactory<unknown> {
+    const rows = this.rows.get(step) ?? [];
+    this.rows.set(step, rows);
+    const writer: SinkWriter<unknown> = {
+      write: (batch) => void rows.push(...copyState(batch)),
+      prepareCommit: async () => null,
+      commit: async () => undefined,
+      finish: async () => rows.length,
+      abort: async () => undefined,
+    };
+    return { name, create: () => writer };
+  }
+
+  /** The processing-time clock the job sees through `Date.now()`. */
+  get processingTime(): number {
+    return this.clock;
+  }
+
+  /**
+   * Feed one chunk of a split: each string is one line of input (framed as in a file, byte offsets included).
+   * The chunk goes through the whole job; sinks have received their rows when this resolves.
+   */
+  async pipeInput(lines: string | readonly string[], options: { readonly split?: number } = {}): Promise<void> {
+    const split = this.openSplit(options.split ?? 0, 'pipe input into');
+    const text = (typeof lines === 'string' ? [lines] : lines).map((line) => `${line}\n`).join('');
+    const bytes = new TextEncoder().encode(text);
+    const state = this.splitState[split]!;
+    const payload = { kind: 'lines' as const, bytes, firstOffset: state.offset };
+    state.offset += bytes.length;
+    if (state.idle) await this.setIdle(split, false);
+    const result = withProcessingTime(this.clock, () => this.decode.decode({ chunkSeq: this.chunkSeq++, origin: `harness:split-${split}`, payload }));
+    this.coordinatorMetrics.counter('records_in').inc(result.recordsIn);
+    addCounts(this.decodeCounters, result.counters);
+    const stamps = this.ordered.apply(split, result);
+    for (let t = 0; t < result.targets.length; t++) {
+      const target = result.targets[t]!;
+      const graph = this.subtasks[target.subtask]!;
+      const records = this.codec.decode(target.records);
+      const batchStamps = stamps[t]!;
+      withProcessingTime(this.clock, () => {
+        for (let i = 0; i < records.length; i++) {
+          const stamp = batchStamps[i]!;
+          if (Number.isNaN(stamp)) continue; // a duplicate dropped by the ordered stage
+          graph.deliver(split, stamp, records[i], target.exitMasks[i]!);
+        }
+      });
+      await graph.flush();
+    }
+  }
+
+  /** Mark a split idle (it stops holding the watermark back) or active again. */
+  async setIdle(split: number, idle = true): Promise<void> {
+    this.openSplit(split, 'mark idle');
+    this.splitState[split]!.idle = idle;
+    await this.broadcast((graph) => graph.gate.setIdle(split, idle) && graph.propagateWatermark());
+  }
+
+  /** End a split: its watermark goes to +infinity. */
+  async endSplit(split: number): Promise<void> {
+    this.openSplit(split, 'end');
+    this.splitState[split]!.ended = true;
+    await this.broadcast((graph) => graph.gate.endSplit(split) && graph.propagateWatermark());
+  }
+
+  /** Move the processing-time clock (never backwards) and fire the processing-time timers now due. */
+  async setProcessingTime(now: number): Promise<void> {
+    if (now < this.clock) throw new CoattailError('BAD_ARGUMENT', `harness: processing time cannot go back from ${this.clock} to ${now}`);
+    this.clock = now;
+    await this.broadcast((graph) => graph.onProcessingTime(now));
+  }
+
+  /** End of a bounded input: every split ends, every open window fires, sinks finish. */
+  async finish(): Promise<void> {
+    if (this.finished) return;
+    for (let split = 0; split < this.splitState.length; split++) if (!this.splitState[split]!.ended) await this.endSplit(split);
+    for (const graph of this.subtasks) await withProcessingTime(this.clock, () => graph.finish());
+    this.finished = true;
+  }
+
+  /** Rows the sink step named `step` (the name given to `sinkTo`) received, in the order they were written. */
+  output<T = unknown>(step: string): T[] {
+    if (!this.sinkSteps.includes(step)) {
+      throw new CoattailError('BAD_ARGUMENT', `harness: no sink step "${step}" in job "${this.job.name}" (sinks: ${this.sinkSteps.join(', ') || 'none'})`);
+    }
+    return [...(this.rows.get(step) ?? [])] as T[];
+  }
+
+  /** Every counter of the run, summed as in `_summary.json` (dotted names not nested). */
+  counters(): Record<string, number> {
+    const total: Record<string, number> = {};
+    addCounts(total, this.coordinatorMetrics.values());
+    addCounts(total, this.decodeCounters);
+    for (const graph of this.subtasks) addCounts(total, graph.metrics.values());
+    return total;
+  }
+
+  /** A split's watermark: the max event time it has delivered (-Infinity before any, +Infinity once ended). */
+  splitWatermark(split: number): number {
+    return this.splitState[split]?.ended ? Number.POSITIVE_INFINITY : this.ordered.splitWatermark(split);
+  }
+
+  /** The state of the job now; restore it with `JobTestHarness.create(job, { restoreFrom, parallelism })`. */
+  snapshot(): JobSnapshot {
+    return copyState({
+      parallelism: this.parallelism,
+      maxParallelism: this.maxParallelism,
+      processingTime: this.clock,
+      ordered: this.ordered.snapshot(),
+      splits: this.splitState.map((state, split) => ({ watermark: this.splitWatermark(split), offset: state.offset, ended: state.ended })),
+      operators: this.subtasks.map((graph) => graph.snapshotOperators()),
+      counters: this.counters(),
+    });
+  }
+
+  private openSplit(split: number, what: string): number {
+    if (this.finished) throw new CoattailError('BAD_ARGUMENT', `harness: cannot ${what} a split after finish()`);
+    const state = this.splitState[split];
+    if (!state) throw new CoattailError('BAD_ARGUMENT', `harness: there is no split ${split} (this harness has ${this.splitState.length})`);
+    if (state.ended) throw new CoattailError('BAD_ARGUMENT', `harness: split ${split} has ended`);
+    return split;
+  }
+
+  private async broadcast(work: (graph: SubtaskGraph) => unknown): Promise<void> {
+    for (const graph of this.subtasks) {
+      withProcessingTime(this.clock, () => work(graph));
+      await graph.flush();
+    }
+  }
+}
