@@ -243,10 +243,12 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
         const subtask = subtasks.subtasks[target.subtask]!;
         await subtask.credits.acquire();
         const stampArray = stamps[t]!;
-        subtask.post({ type: 'batch', split, records: target.records, exitMasks: target.exitMasks, stamps: stampArray }, [
-          target.records.buffer as ArrayBuffer,
-          target.exitMasks.buffer as ArrayBuffer,
+        const { records, exitMasks, eventTimes } = target;
+        subtask.post({ type: 'batch', split, records, exitMasks, stamps: stampArray, eventTimes }, [
+          records.buffer as ArrayBuffer,
+          exitMasks.buffer as ArrayBuffer,
           stampArray.buffer as ArrayBuffer,
+          eventTimes.buffer as ArrayBuffer,
         ]);
       }
       positions[split] = item.endPosition;

@@ -26,6 +26,8 @@ export interface TargetBatch {
   readonly exitMasks: Uint32Array;
   /** >= 0: the record's index in the ordered stream; < 0: -(ordered records before it) - 1. */
   readonly orderedIndex: Int32Array;
+  /** Event time of each record (NaN where none is assigned). */
+  readonly eventTimes: Float64Array;
 }
 
 export interface DecodeResult {
@@ -45,12 +47,12 @@ class TargetBuilder {
   readonly records: unknown[] = [];
   readonly masks: number[] = [];
   readonly orderedIndex: number[] = [];
+  readonly eventTimes: number[] = [];
 }
 
 export class DecodeStage {
   private readonly metrics = new CounterRegistry();
   private readonly codec: RecordCodec;
-  private readonly operators: StreamOperator[] = [];
   private sourcePushes: Push[] = [];
   private targets: Map<number, TargetBuilder> = new Map();
   private orderedCount = 0;
@@ -58,8 +60,13 @@ export class DecodeStage {
   private dedupeTimes: number[] = [];
   private eventTimes: number[] = [];
   private chunkSeq = 0;
-  private readonly orderedExits;
-  private readonly firstKeyedOrderedExit;
+  /** While an ordered record travels through the pure steps after the ordered stage: its index and event time. */
+  private orderedIndex = -1;
+  private orderedTime = Number.NaN;
+  /** The last routed record, so the same value taking several exits is encoded once per subtask. */
+  private lastValue: unknown = undefined;
+  private lastIndex = 0;
+  private lastSubtask = 0;
 
   private constructor(
     private readonly plan: PhysicalPlan,
@@ -68,8 +75,6 @@ export class DecodeStage {
     codec: CodecName,
   ) {
     this.codec = createCodec(codec);
-    this.orderedExits = plan.exits.filter((e) => e.ordered);
-    this.firstKeyedOrderedExit = this.orderedExits.find((e) => e.key);
   }
 
   static async create(plan: PhysicalPlan, parallelism: number, maxParallelism: number, codec: CodecName = 'msgpack'): Promise<DecodeStage> {
@@ -82,26 +87,30 @@ export class DecodeStage {
   private async wire(): Promise<void> {
     const { plan } = this;
     const pushesOf = new Map<string, Push[]>(); // `${node}:${tag}` -> consumers
-    const consumersKey = (node: number, tag?: string) => `${node}:${tag ?? ''}`;
     const list = (node: number, tag?: string) => {
-      const key = consumersKey(node, tag);
+      const key = `${node}:${tag ?? ''}`;
       let pushes = pushesOf.get(key);
       if (!pushes) pushesOf.set(key, (pushes = []));
       return pushes;
     };
-    // Exits that leave from decode nodes (side outputs, branches) route without the ordered stage.
-    for (const exit of plan.exits) {
-      if (exit.ordered) continue;
-      list(exit.from, exit.tag).push((value) => this.routeUnordered(exit.index, exit.key?.selector, value));
+    // Keyed exits first, so a rebalanced exit of the same record can ride along to a subtask already chosen.
+    const exits = [...plan.exits].sort((a, b) => Number(!a.key) - Number(!b.key));
+    for (const exit of exits) {
+      const selector = exit.key?.selector;
+      list(exit.from, exit.tag).push((value) => this.route(exit.index, exit.ordered, selector, value));
     }
-    // The head of the ordered stage collects what enters it.
-    if (plan.orderedNodes.length > 0) {
+    const orderedTail = plan.orderedNodes[plan.orderedNodes.length - 1];
+    if (orderedTail !== undefined) {
       const head = plan.graph.node(plan.orderedNodes[0]!);
       const edge = head.inputs[0]!;
-      list(edge.node, edge.tag).push((value) => this.routeOrdered(value));
+      const tailConsumers = list(orderedTail);
+      list(edge.node, edge.tag).push((value) => {
+        this.enterOrdered(value);
+        for (let i = 0; i < tailConsumers.length; i++) tailConsumers[i]!(value, null);
+      });
     }
-    // Operators are created in reverse topological order so each emitter can capture its consumers' pushes.
-    for (const id of [...plan.decodeNodes].reverse()) {
+    // Created in reverse topological order so each emitter captures its consumers' pushes.
+    for (const id of [...plan.decodeNodes, ...plan.orderedDecodeNodes].sort((a, b) => b - a)) {
       const node = plan.graph.node(id);
       const mainConsumers = list(id);
       const output: Emitter = {
@@ -109,7 +118,7 @@ export class DecodeStage {
           for (let i = 0; i < mainConsumers.length; i++) mainConsumers[i]!(value, timestamp);
         },
         emitSide: (tagId, value, timestamp) => {
-          const consumers = pushesOf.get(consumersKey(id, tagId));
+          const consumers = pushesOf.get(`${id}:${tagId}`);
           if (consumers) for (const push of consumers) push(value, timestamp);
         },
       };
@@ -121,7 +130,6 @@ export class DecodeStage {
         },
       );
       await operator.open?.();
-      this.operators.push(operator);
       const edge = node.inputs[0]!;
       list(edge.node, edge.tag).push((value, timestamp) => {
         try {
@@ -141,65 +149,51 @@ export class DecodeStage {
     this.dedupeKeys = [];
     this.dedupeTimes = [];
     this.eventTimes = [];
+    this.lastValue = undefined;
     const recordsIn = forEachRawRecord(request.payload, request.origin, (record) => {
+      this.orderedIndex = -1;
+      this.orderedTime = Number.NaN;
       for (let i = 0; i < this.sourcePushes.length; i++) this.sourcePushes[i]!(record, null);
     });
     return this.result(recordsIn);
   }
 
-  private target(subtask: number): TargetBuilder {
-    let builder = this.targets.get(subtask);
-    if (!builder) this.targets.set(subtask, (builder = new TargetBuilder()));
-    return builder;
-  }
-
-  private routeUnordered(exit: number, selector: ((value: unknown) => string) | undefined, value: unknown): void {
-    const subtask = selector ? subtaskForKey(selector(value), this.parallelism, this.maxParallelism) : this.chunkSeq % this.parallelism;
-    const builder = this.target(subtask);
-    builder.records.push(value);
-    builder.masks.push(1 << exit);
-    builder.orderedIndex.push(-this.orderedCount - 1);
-  }
-
-  private routeOrdered(value: unknown): void {
+  /** A record enters the ordered stage: note what the coordinator needs to dedupe it and advance the watermark. */
+  private enterOrdered(value: unknown): void {
     const { plan } = this;
-    const index = this.orderedCount++;
+    this.orderedIndex = this.orderedCount++;
     if (plan.dedupe) {
       this.dedupeKeys.push(plan.dedupe.key(value));
       this.dedupeTimes.push(plan.dedupe.timestamp(value));
     }
-    if (plan.watermarks) this.eventTimes.push(plan.watermarks.timestamp(value));
-    // A rebalanced exit rides along with the first keyed exit so the record is encoded once.
-    const anySubtask = this.firstKeyedOrderedExit
-      ? subtaskForKey(this.firstKeyedOrderedExit.key!.selector(value), this.parallelism, this.maxParallelism)
-      : this.chunkSeq % this.parallelism;
-    let firstSubtask = -1;
-    let firstMask = 0;
-    let others: Map<number, number> | undefined;
-    for (const exit of this.orderedExits) {
-      const subtask = exit.key
-        ? exit === this.firstKeyedOrderedExit
-          ? anySubtask
-          : subtaskForKey(exit.key.selector(value), this.parallelism, this.maxParallelism)
-        : anySubtask;
-      if (firstSubtask === -1 || firstSubtask === subtask) {
-        firstSubtask = subtask;
-        firstMask |= 1 << exit.index;
-      } else {
-        others ??= new Map();
-        others.set(subtask, (others.get(subtask) ?? 0) | (1 << exit.index));
-      }
+    if (plan.watermarks) {
+      this.orderedTime = plan.watermarks.timestamp(value);
+      this.eventTimes.push(this.orderedTime);
     }
-    if (firstSubtask === -1) return;
-    this.append(firstSubtask, value, firstMask, index);
-    if (others) for (const [subtask, mask] of others) this.append(subtask, value, mask, index);
   }
 
-  private append(subtask: number, value: unknown, mask: number, orderedIndex: number): void {
-    const builder = this.target(subtask);
-    builder.records.push(value);
-    builder.masks.push(mask);
-    builder.orderedIndex.push(orderedIndex);
+  private route(exit: number, ordered: boolean, selector: ((value: unknown) => string) | undefined, value: unknown): void {
+    const index = ordered ? this.orderedIndex : -this.orderedCount - 1;
+    const sameRecord = value === this.lastValue && index === this.lastIndex;
+    const subtask = selector
+      ? subtaskForKey(selector(value), this.parallelism, this.maxParallelism)
+      : sameRecord
+        ? this.lastSubtask
+        : this.chunkSeq % this.parallelism;
+    let builder = this.targets.get(subtask);
+    if (!builder) this.targets.set(subtask, (builder = new TargetBuilder()));
+    const last = builder.records.length - 1;
+    if (sameRecord && last >= 0 && builder.records[last] === value && builder.orderedIndex[last] === index) {
+      builder.masks[last]! |= 1 << exit;
+    } else {
+      builder.records.push(value);
+      builder.masks.push(1 << exit);
+      builder.orderedIndex.push(index);
+      builder.eventTimes.push(ordered ? this.orderedTime : Number.NaN);
+    }
+    this.lastValue = value;
+    this.lastIndex = index;
+    this.lastSubtask = subtask;
   }
 
   private result(recordsIn: number): DecodeResult {
@@ -211,6 +205,7 @@ export class DecodeStage {
         records: this.codec.encode(builder.records),
         exitMasks: Uint32Array.from(builder.masks),
         orderedIndex: Int32Array.from(builder.orderedIndex),
+        eventTimes: Float64Array.from(builder.eventTimes),
       });
     }
     return {

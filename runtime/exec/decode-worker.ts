@@ -14,7 +14,12 @@ export default async function decodeChunk(request: DecodeRequest): Promise<unkno
   const result: DecodeResult = (await stage).decode(request);
   const transfer: ArrayBuffer[] = [];
   for (const target of result.targets) {
-    transfer.push(target.records.buffer as ArrayBuffer, target.exitMasks.buffer as ArrayBuffer, target.orderedIndex.buffer as ArrayBuffer);
+    transfer.push(
+      target.records.buffer as ArrayBuffer,
+      target.exitMasks.buffer as ArrayBuffer,
+      target.orderedIndex.buffer as ArrayBuffer,
+      target.eventTimes.buffer as ArrayBuffer,
+    );
   }
   if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
   if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);

@@ -26,7 +26,16 @@ export interface SubtaskLaunch extends JobLaunch {
 }
 
 export type ToSubtask =
-  | { readonly type: 'batch'; readonly split: number; readonly records: Uint8Array; readonly exitMasks: Uint32Array; readonly stamps: Float64Array }
+  | {
+      readonly type: 'batch';
+      readonly split: number;
+      readonly records: Uint8Array;
+      readonly exitMasks: Uint32Array;
+      /** The watermark each record must see before it; NaN drops the record (a duplicate). */
+      readonly stamps: Float64Array;
+      /** Event time of each record, NaN where none is assigned. */
+      readonly eventTimes: Float64Array;
+    }
   | { readonly type: 'split-idle'; readonly split: number; readonly idle: boolean }
   | { readonly type: 'split-end'; readonly split: number }
   /** `drain`: end every split first (final watermark); without it, stop where the input is (savepoint stop). */

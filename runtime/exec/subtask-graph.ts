@@ -35,8 +35,6 @@ export class SubtaskGraph {
   private readonly nodes: SubtaskNode[] = [];
   /** For each exit: deliver a record into the step it feeds. */
   private exitPushes: Push[] = [];
-  private readonly exitTakesEventTime: boolean[] = [];
-  private eventTime: ((value: unknown) => number) | undefined;
 
   private constructor(private readonly plan: PhysicalPlan, private readonly options: SubtaskOptions) {}
 
@@ -48,7 +46,6 @@ export class SubtaskGraph {
 
   private async wire(): Promise<void> {
     const { plan, options } = this;
-    this.eventTime = plan.watermarks?.timestamp;
     const indexOf = new Map<number, number>();
     plan.workerNodes.forEach((id, index) => indexOf.set(id, index));
     // Consumers per (node, tag), filled as operators are created in reverse order.
@@ -114,17 +111,14 @@ export class SubtaskGraph {
     }
     this.nodes.push(...created);
     this.exitPushes = exitPushes;
-    for (const exit of plan.exits) this.exitTakesEventTime[exit.index] = exit.ordered && this.eventTime !== undefined;
     for (const node of this.nodes) await node.operator.open?.();
   }
 
   /** Deliver one routed record: advance the split's watermark to its stamp first, then push it down its exits. */
-  deliver(split: number, stamp: number, value: unknown, exitMask: number): void {
+  deliver(split: number, stamp: number, value: unknown, exitMask: number, eventTime: number | null): void {
     if (stamp > this.gate.splitWatermark(split) && this.gate.advance(split, stamp)) this.propagateWatermark();
     for (let exit = 0; exitMask !== 0; exit++, exitMask >>>= 1) {
-      if ((exitMask & 1) === 0) continue;
-      const timestamp = this.exitTakesEventTime[exit] ? this.eventTime!(value) : null;
-      this.exitPushes[exit]!(value, timestamp);
+      if ((exitMask & 1) !== 0) this.exitPushes[exit]!(value, eventTime);
     }
   }
 

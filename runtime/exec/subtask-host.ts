@@ -56,11 +56,12 @@ async function main(): Promise<void> {
     switch (message.type) {
       case 'batch': {
         const records = codec.decode(message.records);
-        const { exitMasks, stamps, split } = message;
+        const { exitMasks, stamps, eventTimes, split } = message;
         for (let i = 0; i < records.length; i++) {
           const stamp = stamps[i]!;
           if (stamp !== stamp) continue; // NaN: dropped by the ordered stage (a duplicate)
-          graph.deliver(split, stamp, records[i], exitMasks[i]!);
+          const eventTime = eventTimes[i]!;
+          graph.deliver(split, stamp, records[i], exitMasks[i]!, eventTime === eventTime ? eventTime : null);
         }
         await graph.flush();
         send({ type: 'credit' });

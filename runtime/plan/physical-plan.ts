@@ -26,6 +26,11 @@ export interface PhysicalPlan {
   readonly decodeNodes: readonly number[];
   /** The coordinator's ordered steps (dedupe, event time), applied in source order to what enters them. */
   readonly orderedNodes: readonly number[];
+  /**
+   * Pure steps (map, filter, flatMap) after the ordered stage, also run by the decode pool so a keyBy after them
+   * is still routed there. They may see duplicates the ordered stage drops later, which pure steps cannot tell.
+   */
+  readonly orderedDecodeNodes: readonly number[];
   readonly dedupe?: DedupeSpec;
   readonly watermarks?: WatermarkSpec;
   readonly exits: readonly Exit[];
@@ -37,6 +42,7 @@ export interface PhysicalPlan {
 
 const STATELESS = new Set(['map', 'filter', 'flatMap', 'process']);
 const ORDERED = new Set(['dedupe', 'watermarks']);
+const PURE = new Set(['map', 'filter', 'flatMap']);
 
 export function planJob(graph: LogicalGraph): PhysicalPlan {
   const sources = graph.nodes.filter((n) => n.spec.kind === 'source');
@@ -79,9 +85,19 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     }
   }
   const orderedTail = orderedNodes[orderedNodes.length - 1];
+  const orderedDecode = new Set<number>();
+  const visitPure = (id: number) => {
+    for (const { node, edge } of graph.consumersOf(id)) {
+      if (edge.key || edge.tag !== undefined || node.inputs.length !== 1 || !PURE.has(node.spec.kind) || orderedDecode.has(node.id)) continue;
+      orderedDecode.add(node.id);
+      visitPure(node.id);
+    }
+  };
+  if (orderedTail !== undefined) visitPure(orderedTail);
 
   // Everything else runs in the subtasks; edges into it from the decode/ordered stages are exits.
-  const stageOf = (id: number) => (id === source.id ? 'source' : decode.has(id) ? 'decode' : orderedNodes.includes(id) ? 'ordered' : 'worker');
+  const stageOf = (id: number) =>
+    id === source.id ? 'source' : decode.has(id) ? 'decode' : orderedNodes.includes(id) || orderedDecode.has(id) ? 'ordered' : 'worker';
   const exits: Exit[] = [];
   const workerNodes = topologicalOrder(graph).filter((id) => stageOf(id) === 'worker');
   const workerInputs = new Map<number, Array<{ exit?: number; node?: number; edge: InputEdge }>>();
@@ -95,7 +111,7 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
         inputs.push({ node: edge.node, edge });
         continue;
       }
-      if (upstreamStage === 'ordered' && edge.node !== orderedTail) throw invalid(`"${node.uid}" reads between dedupe and withWatermarks`);
+      if (orderedNodes.includes(edge.node) && edge.node !== orderedTail) throw invalid(`"${node.uid}" reads between dedupe and withWatermarks`);
       if (upstreamStage === 'source') throw invalid(`"${node.uid}" reads raw records directly; add a stateless parse step first`);
       const exit: Exit = {
         index: exits.length,
@@ -106,7 +122,7 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
         ...(edge.key ? { key: edge.key } : {}),
         ordered: upstreamStage === 'ordered',
       };
-      if (upstreamStage === 'ordered' && edge.tag !== undefined) throw invalid(`dedupe and withWatermarks have no side outputs`);
+
       exits.push(exit);
       inputs.push({ exit: exit.index, edge });
     }
@@ -125,6 +141,7 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     source,
     decodeNodes: topologicalOrder(graph).filter((id) => decode.has(id)),
     orderedNodes,
+    orderedDecodeNodes: topologicalOrder(graph).filter((id) => orderedDecode.has(id)),
     ...(dedupe ? { dedupe } : {}),
     ...(watermarks ? { watermarks } : {}),
     exits,
