@@ -1,4 +1,4 @@
-// Hot alerts in DynamoDB: the alerts table (created if absent) and a sink that writes each alert_id once.
+// Hot alerts in DynamoDB: a sink that writes each alert_id once, into the table of dynamodb-alerts-table.ts.
 import {
   BatchWriteItemCommand,
   DynamoDBClient,
@@ -124,7 +124,7 @@ class DynamoAlertsWriter implements SinkWriter<TableRow> {
   }
 
   async write(records: readonly TableRow[]): Promise<void> {
-    this.buffer.push(...records);
+    for (const row of records) this.buffer.push(row); // no spread: a large batch would overflow the call stack
     if (this.buffer.length >= FLUSH_ROWS) await this.flush();
   }
 
