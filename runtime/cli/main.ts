@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { availableParallelism } from 'node:os';
 import { describeError, isCoattailError } from '../errors.js';
 import { runCommand } from './run-command.js';
+import { generateCommand } from './generate-command.js';
 import { inspectCheckpoint, listCheckpoints } from './checkpoints-command.js';
 
 export function buildProgram(): Command {
@@ -39,6 +40,17 @@ export function buildProgram(): Command {
     .action(async (jobFile: string, options) => {
       await runCommand(jobFile, { ...options, verbose: program.opts().verbose === true });
     });
+
+  program
+    .command('generate')
+    .description('write a seeded synthetic trade tape (JSONL) with injected anomalies, duplicates and bad records')
+    .requiredOption('--events <n>', 'records to write', positiveInt('--events'))
+    .option('--seed <s>', 'random seed: the same seed gives the same tape', nonNegativeInt('--seed'), 1)
+    .requiredOption('--out <file>', 'output file (.jsonl)')
+    .option('--bad-rate <share>', 'share of bad records, 0..0.5', '0.002')
+    .option('--rate <n>', 'events per second of event time', positiveInt('--rate'), 1000)
+    .option('--truth <file>', 'also write the injected ground truth as JSON')
+    .action(async (options) => generateCommand(options));
 
   const checkpointsCommand = program.command('checkpoints').description('list and inspect checkpoints');
   checkpointsCommand
@@ -83,6 +95,12 @@ function positiveNumber(flag: string) {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // A reader that goes away (`| head`) is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    });
+  }
   const program = buildProgram();
   const verbose = argv.includes('--verbose');
   program.configureOutput({ writeErr: () => undefined });

@@ -1,0 +1,118 @@
+// A seeded synthetic trade tape (`coattail generate`, the `generator` source) and the ground truth of its anomalies.
+//
+// Design (see market-tape-producer.ts): background trades go round-robin over (symbol, exchange) streams; prices
+// follow one slow random walk per symbol; each stream's 60 s volume alternates between (1 - A) and (1 + A) times
+// a target, so any history's population stddev is about A times its mean. With A = 0.45 an empty (partial last)
+// window stays at |z| <= 2.2 and one in-time whale per stream window stays below 2.5. Injected bursts and
+// divergences land only in windows that end inside the tape, so a partial window never carries one.
+
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { BadReason } from './bad-records.js';
+import { DEFAULT_START_MS, mulberry32, seedOf, TapeProducer } from './market-tape-producer.js';
+
+export { DEFAULT_START_MS as DEFAULT_TAPE_START_MS, DEFAULT_SYMBOLS as DEFAULT_TAPE_SYMBOLS, EXCHANGES as TAPE_EXCHANGES, mulberry32 } from './market-tape-producer.js';
+
+export interface TapeOptions {
+  /** Records (non-empty lines) to produce. */
+  readonly events: number;
+  readonly seed: number;
+  /** Share of records that are bad, cycling through every kind of SPEC §2 (default 0.002, at most 0.5). */
+  readonly badRate?: number;
+  /** Event time of the first record (default 2025-02-05T10:00:00Z). */
+  readonly startMs?: number;
+  /**
+   * Records per second of event time (default 1000). The promise that nothing but the injected anomalies
+   * raises an alert holds from about 80 per second with 4 symbols (10 per stream); slower tapes get smaller
+   * trades so that no background trade is a whale, and then a whale can move its window's volume.
+   */
+  readonly eventsPerSecond?: number;
+  /** Default BTC-USDT, ETH-USDT, SOL-USDT, XRP-USDT; each trades on binance and coinbase. */
+  readonly symbols?: readonly string[];
+}
+
+export type WhaleSeverity = 'medium' | 'high' | 'critical';
+
+export interface TapeTruth {
+  readonly seed: number;
+  /** False until the last line has been produced: lists and counts grow as lines are produced. */
+  complete: boolean;
+  records: number;
+  /** Blank lines `writeTape` put between records (readers skip them; they are not records). */
+  emptyLines: number;
+  readonly startMs: number;
+  /** Every whale (quote_volume > 100,000) with its expected severity; `late` ones are very late events too. */
+  whales: Array<{ event_id: string; symbol: string; exchange: string; quote_volume: number; severity: WhaleSeverity; late: boolean }>;
+  /** 60 s windows of one stream with a volume burst (z about 8: high, about 3: medium). */
+  bursts: Array<{ symbol: string; exchange: string; window_start: number; severity: 'medium' | 'high' }>;
+  /** 30 s windows where `exchange` traded `symbol` off the other's price (+1.5 %: high, +0.8 % on coinbase: medium). */
+  divergences: Array<{ symbol: string; exchange: string; window_start: number; severity: 'medium' | 'high' }>;
+  /** Bad records per kind (see bad-records.ts) and per DLQ reason. */
+  bad: Record<string, number>;
+  rejected: Record<BadReason, number>;
+  /** Copies of an earlier valid trade shortly after it: identical lines, or the same event_id with another price/quantity. */
+  duplicates: { exact: number; altered: number };
+  /** 1-10 s behind the newest event time: never late. */
+  outOfOrder: number;
+  /** 120-240 s behind: always late for both window jobs, still whales. */
+  veryLate: number;
+  veryLateEventIds: string[];
+  lateFlagged: number;
+  inconsistent: number;
+  /** Valid records whose line ends in `\r`. */
+  crlf: number;
+}
+
+export function emptyTruth(seed: number, startMs: number): TapeTruth {
+  return {
+    seed, complete: false, records: 0, emptyLines: 0, startMs,
+    whales: [], bursts: [], divergences: [], bad: {}, rejected: { malformed: 0, incomplete: 0, invalid: 0 },
+    duplicates: { exact: 0, altered: 0 }, outOfOrder: 0, veryLate: 0, veryLateEventIds: [], lateFlagged: 0, inconsistent: 0, crlf: 0,
+  };
+}
+
+/**
+ * The tape and its truth. Lines are produced lazily (10M events never sit in memory); each iteration starts the
+ * same tape again from a fresh truth-less pass, and the returned truth describes the first full iteration: it is
+ * complete (`truth.complete`) once that iteration has been exhausted.
+ */
+export function generateTape(options: TapeOptions): { lines: Iterable<string>; truth: TapeTruth } {
+  const startMs = options.startMs ?? DEFAULT_START_MS;
+  const truth = emptyTruth(options.seed, startMs);
+  let first = true;
+  return {
+    lines: {
+      [Symbol.iterator]: () => {
+        // Later iterations (a restore re-reading the tape) must not count into the truth twice.
+        const target = first ? truth : emptyTruth(options.seed, startMs);
+        first = false;
+        return new TapeProducer(options, target).records();
+      },
+    },
+    truth,
+  };
+}
+
+/** Writes the tape as JSON Lines, with a few blank lines between records (skipped by readers, not records). */
+export async function writeTape(options: TapeOptions & { readonly out: string }): Promise<TapeTruth> {
+  const { lines, truth } = generateTape(options);
+  const blanks = mulberry32(seedOf(options.seed, 3));
+  const output = createWriteStream(options.out);
+  const failed = once(output, 'error').then(([error]) => Promise.reject(error as Error));
+  failed.catch(() => undefined);
+  let buffer = '';
+  for (const line of lines) {
+    buffer += line + '\n';
+    if (blanks() < 0.0002) {
+      truth.emptyLines++;
+      buffer += '\n';
+    }
+    if (buffer.length >= 1 << 20) {
+      if (!output.write(buffer)) await Promise.race([once(output, 'drain'), failed]);
+      buffer = '';
+    }
+  }
+  output.end(buffer);
+  await Promise.race([once(output, 'finish'), failed]);
+  return truth;
+}

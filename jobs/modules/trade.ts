@@ -1,0 +1,113 @@
+// The normalized trade every Coat Tail detector consumes, and the event-time parser shared by quality checks.
+
+export type Side = 'buy' | 'sell';
+
+export interface Trade {
+  event_id: string;
+  exchange: string;
+  symbol: string;
+  price: number;
+  quantity: number;
+  /** The given `quote_volume`, or `price * quantity` when it was absent or null. */
+  quote_volume: number;
+  side: Side;
+  /** Event time, epoch milliseconds. */
+  timestamp: number;
+  /** When the producer received the trade, epoch milliseconds; null when absent. */
+  ingestion_timestamp: number | null;
+}
+
+/** The range of a JavaScript Date; times outside it cannot be written as timestamps. */
+const MAX_EPOCH_MS = 8.64e15;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Epoch milliseconds of an event time, or undefined when the value is not one of the accepted forms:
+ * - a JSON number of epoch milliseconds (sub-millisecond digits are truncated, as for ISO fractions);
+ * - an ISO-8601 string `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm)` naming a real calendar date.
+ */
+export function parseEventTime(value: unknown): number | undefined {
+  if (typeof value === 'number') {
+    if (!(value >= -MAX_EPOCH_MS && value <= MAX_EPOCH_MS)) return undefined; // also rejects NaN
+    return Math.floor(value);
+  }
+  if (typeof value === 'string') return parseIsoTimestamp(value);
+  return undefined;
+}
+
+/** A char-code parser: about ten times cheaper than a regular expression plus Date.UTC on the hot path. */
+function parseIsoTimestamp(text: string): number | undefined {
+  const length = text.length;
+  // Shortest accepted form: 2025-02-05T10:30:00Z (20 chars).
+  if (length < 20 || length > 64) return undefined;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
+  if (text.charCodeAt(4) !== 45 /* - */ || text.charCodeAt(7) !== 45) return undefined;
+  if (text.charCodeAt(10) !== 84 /* T */) return undefined;
+  if (text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58) return undefined;
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+  if (day > monthDays) return undefined;
+
+  let position = 19;
+  let millisecond = 0;
+  if (text.charCodeAt(position) === 46 /* . */) {
+    position++;
+    const fractionStart = position;
+    while (position < length) {
+      const code = text.charCodeAt(position);
+      if (code < 48 || code > 57) break;
+      // Only the first three digits matter: finer precision is truncated to the millisecond.
+      const place = position - fractionStart;
+      if (place < 3) millisecond += (code - 48) * (place === 0 ? 100 : place === 1 ? 10 : 1);
+      position++;
+    }
+    if (position === fractionStart) return undefined;
+  }
+
+  let offsetMinutes = 0;
+  const zone = text.charCodeAt(position);
+  if (zone === 90 /* Z */) {
+    if (position + 1 !== length) return undefined;
+  } else if (zone === 43 /* + */ || zone === 45 /* - */) {
+    if (position + 6 !== length || text.charCodeAt(position + 3) !== 58) return undefined;
+    const offsetHours = digits(text, position + 1, 2);
+    const offsetMins = digits(text, position + 4, 2);
+    if (offsetHours < 0 || offsetMins < 0 || offsetHours > 23 || offsetMins > 59) return undefined;
+    offsetMinutes = (offsetHours * 60 + offsetMins) * (zone === 45 ? -1 : 1);
+  } else {
+    return undefined;
+  }
+
+  const days = daysFromCivil(year, month, day);
+  const localMs = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millisecond;
+  return localMs - offsetMinutes * 60_000;
+}
+
+/** The decimal value of `count` ASCII digits at `start`, or -1 if any is not a digit. */
+function digits(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 48 || code > 57) return -1;
+    value = value * 10 + (code - 48);
+  }
+  return value;
+}
+
+/** Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm; no Date.UTC year quirks). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
