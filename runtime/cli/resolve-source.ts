@@ -46,7 +46,9 @@ function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source
   }
   const events = params.get('events') ?? Number.MAX_SAFE_INTEGER;
   const live = !params.has('events') || params.has('rate');
-  const rate = (params.get('rate') ?? LIVE_MARKET_RATE) * (flags.speed ?? 1);
+  // Event-time density stays that of the market; --speed only compresses wall-clock time (10 = ten minutes a minute).
+  const rate = params.get('rate') ?? LIVE_MARKET_RATE;
+  const linesPerSecond = rate * (flags.speed ?? 1);
   const seed = params.get('seed') ?? 1;
   const badRate = params.get('bad');
   return generatorSource({
@@ -58,7 +60,7 @@ function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source
         ...(badRate === undefined ? {} : { badRate }),
         ...(live ? { startMs: Date.now(), eventsPerSecond: rate } : {}),
       }).lines,
-    ...(live ? { linesPerSecond: rate } : {}),
+    ...(live ? { linesPerSecond } : {}),
     bounded: params.has('events'),
   });
 }
