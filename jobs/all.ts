@@ -9,7 +9,7 @@ import { writeAlerts } from './modules/alert-output.js';
 
 export default defineJob('coat-tail-all', (env, context) => {
   const features = loadFeatures(context.configPath);
-  const trades = qualityStage(env, features);
+  const trades = qualityStage(env, features, context);
   const alerts: DataStream<TableRow>[] = [];
   if (features.whale.enabled) alerts.push(whaleTrades(trades, features));
   if (features.volume.enabled) alerts.push(volumeAnomalies(trades, features));

@@ -8,6 +8,6 @@ import { writeAlerts } from './modules/alert-output.js';
 
 export default defineJob('volume-anomaly', (env, context) => {
   const features = loadFeatures(context.configPath);
-  const trades = qualityStage(env, features);
+  const trades = qualityStage(env, features, context);
   writeAlerts(volumeAnomalies(trades, features), context);
 });

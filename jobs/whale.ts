@@ -8,6 +8,6 @@ import { writeAlerts } from './modules/alert-output.js';
 
 export default defineJob('whale-trades', (env, context) => {
   const features = loadFeatures(context.configPath);
-  const trades = qualityStage(env, features);
+  const trades = qualityStage(env, features, context);
   writeAlerts(whaleTrades(trades, features), context);
 });

@@ -40,3 +40,4 @@ export { runJob, type RunOptions, type RunResult, type RunStatus } from './exec/
 export { tableSink, type TableSinkOptions } from '../connectors/sinks/table-sink.js';
 export { stdoutSink } from '../connectors/sinks/stdout-sink.js';
 export * from './testing/harness.js';
+export { lazySink } from '../connectors/sinks/lazy-sink.js';

@@ -1,6 +1,6 @@
 // Where alerts go: the anomaly_alerts table always, and one readable line per alert on a live run.
 
-import { stdoutSink, tableSink, type DataStream, type JobContext, type TableRow } from 'coattail';
+import { lazySink, stdoutSink, tableSink, type DataStream, type JobContext, type TableRow } from 'coattail';
 import { ANOMALY_ALERTS } from './tables.js';
 
 export function formatAlertLine(alert: TableRow): string {
@@ -12,4 +12,12 @@ export function formatAlertLine(alert: TableRow): string {
 export function writeAlerts(alerts: DataStream<TableRow>, context: JobContext): void {
   alerts.sinkTo('anomaly-alerts', tableSink(ANOMALY_ALERTS));
   if (context.live) alerts.sinkTo('alerts-console', stdoutSink<TableRow>('alerts-console', formatAlertLine));
+  const hotStore = context.outputs.alerts;
+  if (hotStore) {
+    // --alerts dynamodb:<table>: the hot alerts table the API reads, written idempotently by alert_id.
+    alerts.sinkTo(
+      'alerts-store',
+      lazySink(hotStore, async () => (await import('../../connectors/sinks/dynamodb-alerts.js')).dynamoAlertsSinkFromUri(hotStore)),
+    );
+  }
 }

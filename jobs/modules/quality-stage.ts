@@ -1,7 +1,7 @@
 // MOD-000 as a graph: parse and check every record, send rejects to the DLQ, drop duplicates keep-first in
 // source order, then assign event time. Every Coat Tail job starts with this stage.
 
-import { OutputTag, tableSink, type DataStream, type ProcessFunction, type RawRecord, type StreamEnvironment, type TableRow, type Counter } from 'coattail';
+import { OutputTag, lazySink, tableSink, type DataStream, type JobContext, type ProcessFunction, type RawRecord, type StreamEnvironment, type TableRow, type Counter } from 'coattail';
 import type { Features } from './config.js';
 import { checkQuality, dlqRow, type QualityRules } from './quality.js';
 import { DLQ } from './tables.js';
@@ -53,9 +53,21 @@ function countFlags(): ProcessFunction<CheckedTrade, never> {
 }
 
 /** Source -> quality -> DLQ, dedup, event time. Returns the stream of passed, first-occurrence trades. */
-export function qualityStage(env: StreamEnvironment, features: Features): DataStream<CheckedTrade> {
+export function qualityStage(env: StreamEnvironment, features: Features, context: JobContext): DataStream<CheckedTrade> {
   const checked = env.source('trades').process('quality', qualityCheck(features.quality));
-  checked.getSideOutput(DLQ_ROWS).sinkTo('dlq', tableSink(DLQ));
+  const rejects = checked.getSideOutput(DLQ_ROWS);
+  rejects.sinkTo('dlq', tableSink(DLQ));
+  const dlqTarget = context.outputs.dlq;
+  if (dlqTarget) {
+    // --dlq kinesis:<stream>: the same rows, one JSON record each, keyed by where they came from.
+    rejects.sinkTo(
+      'dlq-stream',
+      lazySink(dlqTarget, async () => {
+        const { kinesisSinkFromUri } = await import('../../connectors/sinks/kinesis-sink.js');
+        return kinesisSinkFromUri<TableRow>(dlqTarget, (row) => `${String(row.source)}@${String(row.offset)}`);
+      }),
+    );
+  }
   const trades = checked
     .dedupe('dedupe', {
       key: (trade) => trade.event_id,

@@ -72,10 +72,25 @@ const BAD_TIMESTAMP = reject('invalid', `timestamp must be ${TIME_FORMS}`);
 const BAD_INGESTION = reject('invalid', `ingestion_timestamp must be ${TIME_FORMS}`);
 const BAD_QUOTE_VOLUME = reject('invalid', 'quote_volume must be a finite number > 0 (numeric strings are not accepted)');
 
+let lastRules: QualityRules | undefined;
+let lastCompiled: CompiledRules | undefined;
+
 function compile(rules: QualityRules): CompiledRules {
+  // One job uses one rules object: remembering the last one skips even the WeakMap lookup per record.
+  if (rules === lastRules) return lastCompiled!;
   let compiled = compiledCache.get(rules);
-  if (compiled) return compiled;
-  compiled = {
+  if (!compiled) {
+    compiled = compileRules(rules);
+    compiledCache.set(rules, compiled);
+  }
+  lastRules = rules;
+  lastCompiled = compiled;
+  return compiled;
+}
+
+/** Rules objects are treated as immutable (config is frozen): what is derived here is never recomputed. */
+function compileRules(rules: QualityRules): CompiledRules {
+  return {
     allowed: rules.symbols ? new Set(rules.symbols) : undefined,
     symbolRejection: rules.symbols ? reject('invalid', 'symbol is not in the allowed list quality.symbols') : BAD_SYMBOL_PATTERN,
     futureClockRejection: reject(
@@ -83,8 +98,6 @@ function compile(rules: QualityRules): CompiledRules {
       `timestamp is more than ${describeMs(rules.futureClockToleranceMs)} after ingestion_timestamp (a clock in the future)`,
     ),
   };
-  compiledCache.set(rules, compiled);
-  return compiled;
 }
 
 /**

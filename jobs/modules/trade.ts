@@ -36,38 +36,41 @@ export function parseEventTime(value: unknown): number | undefined {
   return undefined;
 }
 
-/** A char-code parser: about ten times cheaper than a regular expression plus Date.UTC on the hot path. */
+/** A char-code parser: several times cheaper than a regular expression plus Date.UTC on the hot path. */
 function parseIsoTimestamp(text: string): number | undefined {
   const length = text.length;
-  // Shortest accepted form: 2025-02-05T10:30:00Z (20 chars).
-  if (length < 20 || length > 64) return undefined;
-  const year = digits(text, 0, 4);
-  const month = digits(text, 5, 2);
-  const day = digits(text, 8, 2);
-  const hour = digits(text, 11, 2);
-  const minute = digits(text, 14, 2);
-  const second = digits(text, 17, 2);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
-  if (text.charCodeAt(4) !== 45 /* - */ || text.charCodeAt(7) !== 45) return undefined;
-  if (text.charCodeAt(10) !== 84 /* T */) return undefined;
-  if (text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58) return undefined;
+  // Shortest accepted form: 2025-02-05T10:30:00Z (20 chars); fractions may have any number of digits.
+  if (length < 20) return undefined;
+  const century = twoDigits(text, 0);
+  const yearOfCentury = twoDigits(text, 2);
+  const month = twoDigits(text, 5);
+  const day = twoDigits(text, 8);
+  const hour = twoDigits(text, 11);
+  const minute = twoDigits(text, 14);
+  const second = twoDigits(text, 17);
+  // twoDigits is negative for a non-digit; one OR of the parts tests them all.
+  if ((century | yearOfCentury | month | day | hour | minute | second) < 0) return undefined;
+  const year = century * 100 + yearOfCentury;
+  if (
+    text.charCodeAt(4) !== 45 /* - */ || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 /* T */ ||
+    text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58
+  ) {
+    return undefined;
+  }
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const monthDays = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
-  if (day > monthDays) return undefined;
+  if (day > 28 && day > daysInMonth(year, month)) return undefined;
 
   let position = 19;
   let millisecond = 0;
   if (text.charCodeAt(position) === 46 /* . */) {
     position++;
     const fractionStart = position;
-    while (position < length) {
-      const code = text.charCodeAt(position);
-      if (code < 48 || code > 57) break;
+    let code = text.charCodeAt(position);
+    while (code >= 48 && code <= 57) {
       // Only the first three digits matter: finer precision is truncated to the millisecond.
       const place = position - fractionStart;
       if (place < 3) millisecond += (code - 48) * (place === 0 ? 100 : place === 1 ? 10 : 1);
-      position++;
+      code = text.charCodeAt(++position);
     }
     if (position === fractionStart) return undefined;
   }
@@ -78,8 +81,8 @@ function parseIsoTimestamp(text: string): number | undefined {
     if (position + 1 !== length) return undefined;
   } else if (zone === 43 /* + */ || zone === 45 /* - */) {
     if (position + 6 !== length || text.charCodeAt(position + 3) !== 58) return undefined;
-    const offsetHours = digits(text, position + 1, 2);
-    const offsetMins = digits(text, position + 4, 2);
+    const offsetHours = twoDigits(text, position + 1);
+    const offsetMins = twoDigits(text, position + 4);
     if (offsetHours < 0 || offsetMins < 0 || offsetHours > 23 || offsetMins > 59) return undefined;
     offsetMinutes = (offsetHours * 60 + offsetMins) * (zone === 45 ? -1 : 1);
   } else {
@@ -91,15 +94,18 @@ function parseIsoTimestamp(text: string): number | undefined {
   return localMs - offsetMinutes * 60_000;
 }
 
-/** The decimal value of `count` ASCII digits at `start`, or -1 if any is not a digit. */
-function digits(text: string, start: number, count: number): number {
-  let value = 0;
-  for (let i = start; i < start + count; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 48 || code > 57) return -1;
-    value = value * 10 + (code - 48);
-  }
-  return value;
+/** The value of the two ASCII digits at `start`, or -1 if either is not a digit (or is past the end). */
+function twoDigits(text: string, start: number): number {
+  const tens = text.charCodeAt(start) - 48;
+  const ones = text.charCodeAt(start + 1) - 48;
+  // NaN past the end fails both comparisons, hence the explicit `>= 0` form.
+  if (!(tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9)) return -1;
+  return tens * 10 + ones;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm; no Date.UTC year quirks). */

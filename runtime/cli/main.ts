@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { describeError, isCoattailError } from '../errors.js';
 import { runCommand } from './run-command.js';
 import { generateCommand } from './generate-command.js';
+import { alertsCommand, produceCommand } from './connector-commands.js';
 import { inspectCheckpoint, listCheckpoints } from './checkpoints-command.js';
 
 export function buildProgram(): Command {
@@ -20,7 +21,15 @@ export function buildProgram(): Command {
     .command('run')
     .description('run a job file (a .ts or .js file that default-exports defineJob(...))')
     .argument('<job-file>', 'the job file, e.g. jobs/all.ts')
-    .option('-s, --source <uri>', 'generator (simulated live market) | generator:events=N,seed=S | file:<path.jsonl[.gz]|dir>', 'generator')
+    .option(
+      '-s, --source <uri>',
+      'generator (simulated live market) | generator:events=N,seed=S | file:<path.jsonl[.gz]|dir> | kinesis:<stream>[?start=LATEST|TRIM_HORIZON|<time>] | binance:btcusdt,ethusdt | coinbase:BTC-USD | binance:...+coinbase:...',
+      'generator',
+    )
+    .option('--bounded', 'kinesis: read what the stream holds now, then end (backfill)')
+    .option('--kinesis-endpoint <url>', 'Kinesis endpoint (else AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL)')
+    .option('--dlq <uri>', 'also send DLQ rows to kinesis:<stream>')
+    .option('--alerts <uri>', 'also write alerts to the hot store dynamodb:<table> (created if absent)')
     .option('-o, --out <dir>', 'output folder for tables and _summary.json', './out')
     .option('-f, --format <format>', 'parquet | jsonl', 'parquet')
     .option('-p, --parallelism <n>', 'parallel subtasks', positiveInt('--parallelism'), availableParallelism())
@@ -51,6 +60,25 @@ export function buildProgram(): Command {
     .option('--rate <n>', 'events per second of event time', positiveInt('--rate'), 1000)
     .option('--truth <file>', 'also write the injected ground truth as JSON')
     .action(async (options) => generateCommand(options));
+
+  program
+    .command('alerts')
+    .description('read alerts back from the DynamoDB hot store, newest first')
+    .option('--table <uri>', 'dynamodb:<table>', 'dynamodb:coattail-alerts')
+    .option('--type <type>', 'volume_spike | whale | spread (uses type-time-index)')
+    .option('--symbol <symbol>', 'e.g. BTC-USDT (uses symbol-time-index)')
+    .option('--since <time>', 'ISO-8601 time or a duration back from now (30m, 1h, 2d); default 24h')
+    .option('--limit <n>', 'at most this many (default 50)', positiveInt('--limit'))
+    .option('--endpoint <url>', 'DynamoDB endpoint (else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL)')
+    .action(async (options) => alertsCommand(options));
+
+  program
+    .command('produce')
+    .description('the producer: read exchange feeds and forward normalized trades to Kinesis or a file')
+    .requiredOption('--from <feeds>', 'binance:btcusdt,ethusdt | coinbase:BTC-USD | both joined with +')
+    .requiredOption('--to <target>', 'kinesis:<stream> | file:<path.jsonl>')
+    .option('--kinesis-endpoint <url>', 'Kinesis endpoint (else AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL)')
+    .action(async (options) => produceCommand(options));
 
   const checkpointsCommand = program.command('checkpoints').description('list and inspect checkpoints');
   checkpointsCommand

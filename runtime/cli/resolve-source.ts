@@ -1,4 +1,5 @@
-// Turns a `-s/--source` URI into a Source: file:, generator (the simulated market), and connector schemes.
+// Turns a `-s/--source` URI into a Source: file:, generator (the simulated market), kinesis:, binance:,
+// coinbase:. Connectors load on demand, so a file run never loads the AWS SDK.
 
 import type { Source } from '../api/source.js';
 import { CoattailError } from '../errors.js';
@@ -9,12 +10,15 @@ import { generateTape } from '../../connectors/sources/market-tape.js';
 export interface SourceFlags {
   /** Pace multiplier for the live simulated market. */
   readonly speed?: number;
+  /** Kinesis: read what the stream holds now, then end as a bounded input. */
+  readonly bounded?: boolean;
+  readonly kinesisEndpoint?: string;
 }
 
-/** Trades per second of the simulated live market at speed 1. */
+/** Trades per second of the simulated live market. */
 const LIVE_MARKET_RATE = 200;
 
-export function resolveSource(uri: string, flags: SourceFlags = {}): Source {
+export async function resolveSource(uri: string, flags: SourceFlags = {}): Promise<Source> {
   const colon = uri.indexOf(':');
   const scheme = colon < 0 ? uri : uri.slice(0, colon);
   const rest = colon < 0 ? '' : uri.slice(colon + 1);
@@ -24,8 +28,20 @@ export function resolveSource(uri: string, flags: SourceFlags = {}): Source {
       return fileSource(rest);
     case 'generator':
       return generatorFromUri(uri, rest, flags);
+    case 'kinesis': {
+      const { kinesisSourceFromUri } = await import('../../connectors/sources/kinesis.js');
+      return kinesisSourceFromUri(uri, { bounded: flags.bounded === true, ...(flags.kinesisEndpoint ? { endpoint: flags.kinesisEndpoint } : {}) });
+    }
+    case 'binance':
+    case 'coinbase': {
+      const { parseFeedUri } = await import('../../connectors/sources/exchanges/index.js');
+      return parseFeedUri(uri);
+    }
     default:
-      throw new CoattailError('UNKNOWN_SOURCE', `unknown source "${uri}": use generator, generator:events=N,seed=S or file:<path>`);
+      throw new CoattailError(
+        'UNKNOWN_SOURCE',
+        `unknown source "${uri}": use generator, generator:events=N,seed=S, file:<path>, kinesis:<stream>, binance:<symbols>, coinbase:<products>`,
+      );
   }
 }
 

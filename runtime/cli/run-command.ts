@@ -26,6 +26,10 @@ export interface RunFlags {
   readonly restore?: string;
   readonly tolerableFailedCheckpoints: number;
   readonly s3Endpoint?: string;
+  readonly bounded?: boolean;
+  readonly kinesisEndpoint?: string;
+  readonly dlq?: string;
+  readonly alerts?: string;
 }
 
 export async function runCommand(jobFile: string, flags: RunFlags): Promise<void> {
@@ -41,7 +45,22 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');
-  const source = resolveSource(flags.source, { speed: flags.speed });
+  // One endpoint for every S3 use of the run (checkpoints and tables), picked up by the SDK clients.
+  if (flags.s3Endpoint) process.env.AWS_ENDPOINT_URL_S3 = flags.s3Endpoint;
+  const source = await resolveSource(flags.source, {
+    speed: flags.speed,
+    bounded: flags.bounded === true,
+    ...(flags.kinesisEndpoint ? { kinesisEndpoint: flags.kinesisEndpoint } : {}),
+  });
+  const outputs: Record<string, string> = {};
+  if (flags.dlq) {
+    if (!flags.dlq.startsWith('kinesis:')) throw new CoattailError('BAD_ARGUMENT', `--dlq must be kinesis:<stream>, got "${flags.dlq}"`);
+    outputs.dlq = flags.dlq;
+  }
+  if (flags.alerts) {
+    if (!flags.alerts.startsWith('dynamodb:')) throw new CoattailError('BAD_ARGUMENT', `--alerts must be dynamodb:<table>, got "${flags.alerts}"`);
+    outputs.alerts = flags.alerts;
+  }
   const controller = new AbortController();
   const stop = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -65,6 +84,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
       parallelism: flags.parallelism,
       maxParallelism: flags.maxParallelism,
       ...(flags.config ? { configPath: flags.config } : {}),
+      outputs,
       codec: flags.codec as CodecName,
       ...(flags.decodeThreads ? { decodeThreads: flags.decodeThreads } : {}),
       signal: controller.signal,

@@ -42,6 +42,8 @@ export interface RunOptions {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly configPath?: string;
+  /** Extra outputs for the job to wire (`dlq`, `alerts`), see JobContext.outputs. */
+  readonly outputs?: Readonly<Record<string, string>>;
   readonly codec?: CodecName;
   /** Threads decoding chunks; default: the number of cores. */
   readonly decodeThreads?: number;
@@ -86,6 +88,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     ...(options.configPath ? { configPath: options.configPath } : {}),
     sourceUri: options.source.uri,
     live: !options.source.bounded,
+    outputs: options.outputs ?? {},
     parallelism: options.parallelism,
     maxParallelism: options.maxParallelism,
     codec: options.codec ?? 'msgpack',

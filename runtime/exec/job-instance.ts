@@ -7,6 +7,6 @@ import type { JobLaunch } from './messages.js';
 
 export async function instantiatePlan(launch: JobLaunch, jobFile?: string): Promise<{ name: string; plan: PhysicalPlan }> {
   const job = await importJob(launch.jobUrl, jobFile);
-  const env = buildJob(job, { ...(launch.configPath ? { configPath: launch.configPath } : {}), live: launch.live });
+  const env = buildJob(job, { ...(launch.configPath ? { configPath: launch.configPath } : {}), live: launch.live, outputs: launch.outputs });
   return { name: job.name, plan: planJob(env.graph) };
 }

@@ -10,6 +10,7 @@ export interface JobLaunch {
   readonly configPath?: string;
   readonly sourceUri: string;
   readonly live: boolean;
+  readonly outputs: Readonly<Record<string, string>>;
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly codec: CodecName;

@@ -27,7 +27,20 @@ export interface SplitReading {
 }
 
 export async function readAllSplits(reading: SplitReading): Promise<void> {
-  await Promise.all(reading.splits.map((split, index) => readSplit(reading, split, index)));
+  // A split whose parents are among the splits (a Kinesis child shard) starts once they have all been read.
+  const finished = new Map<string, Promise<void>>();
+  const indexOf = new Map(reading.splits.map((split, index) => [split.splitId, index]));
+  const start = (index: number): Promise<void> => {
+    const split = reading.splits[index]!;
+    let done = finished.get(split.splitId);
+    if (!done) {
+      const parents = (reading.source.parentsOf?.(split) ?? []).filter((id) => indexOf.has(id) && id !== split.splitId);
+      done = Promise.all(parents.map((id) => start(indexOf.get(id)!))).then(() => readSplit(reading, split, index));
+      finished.set(split.splitId, done);
+    }
+    return done;
+  };
+  await Promise.all(reading.splits.map((_, index) => start(index)));
 }
 
 async function readSplit(reading: SplitReading, split: SplitDescriptor, index: number): Promise<void> {

@@ -7,6 +7,11 @@ export interface JobContext {
   readonly configPath?: string;
   /** True when the source never ends (live market, feeds, Kinesis without --bounded). */
   readonly live: boolean;
+  /**
+   * Extra outputs named on the command line, for the job to wire: `--dlq <uri>` as `outputs.dlq`,
+   * `--alerts <uri>` as `outputs.alerts`.
+   */
+  readonly outputs: Readonly<Record<string, string>>;
 }
 
 export interface JobDefinition {
@@ -23,8 +28,11 @@ export function isJobDefinition(value: unknown): value is JobDefinition {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'coattail-job';
 }
 
-export function buildJob(job: JobDefinition, context: JobContext): StreamEnvironment {
+/** What callers give `buildJob`: outputs default to none. */
+export type JobContextInput = Omit<JobContext, 'outputs'> & { readonly outputs?: JobContext['outputs'] };
+
+export function buildJob(job: JobDefinition, context: JobContextInput): StreamEnvironment {
   const env = new StreamEnvironment();
-  job.build(env, context);
+  job.build(env, { outputs: {}, ...context });
   return env;
 }

@@ -167,7 +167,8 @@ export class JobTestHarness {
         for (let i = 0; i < records.length; i++) {
           const stamp = batchStamps[i]!;
           if (Number.isNaN(stamp)) continue; // a duplicate dropped by the ordered stage
-          graph.deliver(split, stamp, records[i], target.exitMasks[i]!);
+          const eventTime = target.eventTimes[i]!;
+          graph.deliver(split, stamp, records[i], target.exitMasks[i]!, Number.isNaN(eventTime) ? null : eventTime);
         }
       });
       await graph.flush();
