@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Source, SplitPosition } from '../api/source.js';
-import { CoattailError, isCoattailError } from '../errors.js';
+import { CoattailError, describeError, isCoattailError } from '../errors.js';
 import type { CodecName } from '../transport/record-codec.js';
 import { instantiatePlan } from './job-instance.js';
 import { bundleJob } from './job-loader.js';
@@ -19,7 +19,7 @@ import { OrderedResults } from './ordered-results.js';
 import { OrderedStage } from './ordered-stage.js';
 import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
-import { readAllSplits, type Item } from './split-readers.js';
+import { SplitReaders, type Item } from './split-readers.js';
 import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.js';
 import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';
 import { prepareRestore, type RestoredRun } from './restore-run.js';
@@ -220,8 +220,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     void triggerCheckpoint(false);
   }
 
+  let openSplits = splits.length;
   async function applyInOrder(): Promise<void> {
-    let openSplits = splits.length;
     while (openSplits > 0 && !failure) {
       const item = await nextItem(results.next());
       if (item === 'stopped') return;
@@ -289,20 +289,43 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       }, options.statusIntervalMs ?? 1000)
     : undefined;
 
+  let rediscovery: NodeJS.Timeout | undefined;
   try {
     await Promise.race([subtasks.ready(), failed]);
-    const reading = readAllSplits({
+    const readers = new SplitReaders({
       source: options.source,
-      splits,
-      startPositions: positions.slice(),
-      alreadyEnded: ended.slice(),
       pool,
       inFlight,
       results,
       shouldStop: () => stopped || failure !== undefined,
       onActivity: (split) => (lastActivity[split] = Date.now()),
     });
-    reading.catch(fail);
+    splits.forEach((split, index) => readers.add(split, positions[index], ended[index]!));
+    readers.done().catch(fail);
+    if (options.source.rediscoverMs !== undefined && !options.source.bounded) {
+      // Splits that appear while running (resharding) join the run; each subtask's gate learns of them first.
+      const rediscoverMs = options.source.rediscoverMs;
+      rediscovery = setInterval(() => {
+        options.source
+          .discoverSplits()
+          .then((found) => {
+            for (const split of found) {
+              if (stopped || failure || splits.some((known) => known.splitId === split.splitId)) continue;
+              const index = splits.length;
+              splits.push(split);
+              positions.push(undefined);
+              ended.push(false);
+              lastActivity.push(Date.now());
+              idle.push(false);
+              openSplits++;
+              subtasks.broadcast({ type: 'split-added', split: index });
+              log(`new split ${split.splitId} (${split.origin})`);
+              readers.add(split, undefined, false);
+            }
+          })
+          .catch((error) => log(`split discovery failed, will retry: ${describeError(error)}`));
+      }, rediscoverMs);
+    }
     await Promise.race([applyInOrder(), failed]);
     // A final checkpoint (a savepoint when stopped) before finishing, so a kill while finishing restores exactly.
     let savepoint: CheckpointMetadata | undefined;
@@ -335,6 +358,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     };
   } finally {
     clearInterval(idleCheck);
+    if (rediscovery) clearInterval(rediscovery);
     if (statusTimer) clearInterval(statusTimer);
     stopped = true;
     inFlight.drain();

@@ -38,6 +38,8 @@ export type ToSubtask =
       readonly eventTimes: Float64Array;
     }
   | { readonly type: 'split-idle'; readonly split: number; readonly idle: boolean }
+  /** A split discovered while running: it holds the watermark back until it delivers. */
+  | { readonly type: 'split-added'; readonly split: number }
   | { readonly type: 'split-end'; readonly split: number }
   /** `drain`: end every split first (final watermark); without it, stop where the input is (savepoint stop). */
   | { readonly type: 'end-of-input'; readonly drain: boolean }

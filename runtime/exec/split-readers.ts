@@ -1,5 +1,7 @@
 // Reads every split concurrently and submits chunks for decoding, numbering them in the order they were read
-// so the ordered stage can apply them in source order; bounded by the number of chunks in flight.
+// so the ordered stage can apply them in source order; bounded by the number of chunks in flight. Splits
+// found later (Kinesis resharding) join the set; a split whose parents are among the splits starts only
+// once they have all been read.
 
 import type { Piscina } from 'piscina';
 import type { Source, SplitDescriptor, SplitPosition } from '../api/source.js';
@@ -13,11 +15,6 @@ export type Item =
 
 export interface SplitReading {
   readonly source: Source;
-  readonly splits: readonly SplitDescriptor[];
-  /** Where each split resumes (restore), or undefined to start at the source's beginning. */
-  readonly startPositions: ReadonlyArray<SplitPosition | undefined>;
-  /** Splits already finished in the restored checkpoint: reported as ended without reading. */
-  readonly alreadyEnded: readonly boolean[];
   readonly pool: Piscina;
   readonly inFlight: Semaphore;
   readonly results: OrderedResults<Item>;
@@ -26,49 +23,70 @@ export interface SplitReading {
   readonly onActivity: (split: number) => void;
 }
 
-export async function readAllSplits(reading: SplitReading): Promise<void> {
-  // A split whose parents are among the splits (a Kinesis child shard) starts once they have all been read.
-  const finished = new Map<string, Promise<void>>();
-  const indexOf = new Map(reading.splits.map((split, index) => [split.splitId, index]));
-  const start = (index: number): Promise<void> => {
-    const split = reading.splits[index]!;
-    let done = finished.get(split.splitId);
-    if (!done) {
-      const parents = (reading.source.parentsOf?.(split) ?? []).filter((id) => indexOf.has(id) && id !== split.splitId);
-      done = Promise.all(parents.map((id) => start(indexOf.get(id)!))).then(() => readSplit(reading, split, index));
-      finished.set(split.splitId, done);
-    }
-    return done;
-  };
-  await Promise.all(reading.splits.map((_, index) => start(index)));
-}
+export class SplitReaders {
+  private readonly splits: SplitDescriptor[] = [];
+  private readonly reads = new Map<string, Promise<void>>();
+  private readonly starts: Array<{ position: SplitPosition | undefined; ended: boolean }> = [];
+  private readonly all: Array<Promise<void>> = [];
 
-async function readSplit(reading: SplitReading, split: SplitDescriptor, index: number): Promise<void> {
-  const { results, inFlight, pool } = reading;
-  if (reading.alreadyEnded[index]) {
-    results.put(results.reserve(), Promise.resolve({ kind: 'split-end', split: index }));
-    return;
+  constructor(private readonly reading: SplitReading) {}
+
+  /** Start reading a split (index = order of addition) from a position, or report it ended at once. */
+  add(split: SplitDescriptor, position: SplitPosition | undefined, ended: boolean): void {
+    this.splits.push(split);
+    this.starts.push({ position, ended });
+    this.all.push(this.start(this.splits.length - 1));
   }
-  const reader = await reading.source.openSplit(split, reading.startPositions[index]);
-  try {
-    for (;;) {
-      await inFlight.acquire();
-      if (reading.shouldStop()) return;
-      const chunk = await reader.next();
-      if (reading.shouldStop()) return;
-      const seq = results.reserve();
-      if (!chunk) {
-        inFlight.release(); // only chunks hold a place until they are applied
-        results.put(seq, Promise.resolve({ kind: 'split-end', split: index }));
-        return;
-      }
-      reading.onActivity(index);
-      const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
-      const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
-      const decoded = pool.run(request, { transferList }) as Promise<DecodeResult>;
-      results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, result, endPosition: chunk.endPosition })));
+
+  /** Resolves when every split added so far has been read (or reading stopped). */
+  async done(): Promise<void> {
+    let count = -1;
+    while (count !== this.all.length) {
+      count = this.all.length;
+      await Promise.all(this.all);
     }
-  } finally {
-    await reader.close();
+  }
+
+  private start(index: number): Promise<void> {
+    const split = this.splits[index]!;
+    let read = this.reads.get(split.splitId);
+    if (!read) {
+      const known = new Map(this.splits.map((s, i) => [s.splitId, i]));
+      const parents = (this.reading.source.parentsOf?.(split) ?? []).filter((id) => known.has(id) && id !== split.splitId);
+      read = Promise.all(parents.map((id) => this.start(known.get(id)!))).then(() => this.read(split, index));
+      this.reads.set(split.splitId, read);
+    }
+    return read;
+  }
+
+  private async read(split: SplitDescriptor, index: number): Promise<void> {
+    const { results, inFlight, pool, source } = this.reading;
+    const { position, ended } = this.starts[index]!;
+    if (ended) {
+      results.put(results.reserve(), Promise.resolve({ kind: 'split-end', split: index }));
+      return;
+    }
+    const reader = await source.openSplit(split, position);
+    try {
+      for (;;) {
+        await inFlight.acquire();
+        if (this.reading.shouldStop()) return;
+        const chunk = await reader.next();
+        if (this.reading.shouldStop()) return;
+        const seq = results.reserve();
+        if (!chunk) {
+          inFlight.release(); // only chunks hold a place until they are applied
+          results.put(seq, Promise.resolve({ kind: 'split-end', split: index }));
+          return;
+        }
+        this.reading.onActivity(index);
+        const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
+        const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
+        const decoded = pool.run(request, { transferList }) as Promise<DecodeResult>;
+        results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, result, endPosition: chunk.endPosition })));
+      }
+    } finally {
+      await reader.close();
+    }
   }
 }

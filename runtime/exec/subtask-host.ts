@@ -71,12 +71,15 @@ async function main(): Promise<void> {
         if (graph.gate.setIdle(message.split, message.idle)) graph.propagateWatermark();
         await graph.flush();
         return;
+      case 'split-added':
+        graph.gate.addSplit(message.split);
+        return;
       case 'split-end':
         if (graph.gate.endSplit(message.split)) graph.propagateWatermark();
         await graph.flush();
         return;
       case 'end-of-input':
-        if (message.drain) for (let split = 0; split < launch.splitCount; split++) graph.gate.endSplit(split);
+        if (message.drain) graph.gate.endAll();
         for (const { pendingByUid } of uncommitted.splice(0)) await graph.commit(pendingByUid);
         await graph.finish();
         send({ type: 'finished', counters: graph.metrics.values() });

@@ -29,6 +29,13 @@ export class WatermarkGate {
     return this.recompute();
   }
 
+  /** End of input: every split is finished. */
+  endAll(): boolean {
+    let rose = false;
+    for (let split = 0; split < this.splits.length; split++) rose = this.endSplit(split) || rose;
+    return rose;
+  }
+
   endSplit(split: number): boolean {
     return this.advance(split, Number.POSITIVE_INFINITY);
   }
