@@ -27,12 +27,21 @@ export interface SubtaskSnapshot {
   readonly pending: ReadonlyArray<{ readonly sink: string; readonly pending: unknown }>;
 }
 
+/** What the coordinator contributes to checkpoint n, built once its id is known. */
+export interface CoordinatorContribution {
+  readonly state: unknown;
+  readonly splits: readonly SplitCheckpoint[];
+  /** Files shared between checkpoints (incremental state) this checkpoint writes. */
+  readonly newSharedFiles: ReadonlyArray<{ readonly key: string; readonly value: unknown }>;
+  /** Every shared file this checkpoint's state refers to, new or written by an earlier checkpoint. */
+  readonly sharedFiles: readonly string[];
+}
+
 interface InFlightCheckpoint {
   readonly id: number;
   readonly savepoint: boolean;
   readonly triggeredAt: number;
-  readonly coordinatorState: unknown;
-  readonly splits: readonly SplitCheckpoint[];
+  readonly contribution: CoordinatorContribution;
   readonly snapshots: Array<SubtaskSnapshot | undefined>;
   received: number;
   resolve(metadata: CheckpointMetadata | undefined): void;
@@ -68,16 +77,17 @@ export class CheckpointCoordinator {
   }
 
   /** Inject barrier n after everything routed so far; resolves with the metadata once stored, or undefined. */
-  trigger(coordinatorState: unknown, splits: readonly SplitCheckpoint[], savepoint = false): Promise<CheckpointMetadata | undefined> {
+  trigger(contribute: (checkpointId: number) => CoordinatorContribution, savepoint = false): Promise<CheckpointMetadata | undefined> {
     if (this.inFlight) throw new Error('a checkpoint is already in flight');
     const id = this.nextId++;
+    const triggeredAt = Date.now();
+    const contribution = contribute(id);
     return new Promise((resolve) => {
       this.inFlight = {
         id,
         savepoint,
-        triggeredAt: Date.now(),
-        coordinatorState,
-        splits,
+        triggeredAt,
+        contribution,
         snapshots: new Array(this.job.parallelism).fill(undefined),
         received: 0,
         resolve,
@@ -97,7 +107,10 @@ export class CheckpointCoordinator {
   private async complete(checkpoint: InFlightCheckpoint): Promise<void> {
     const { store } = this.settings;
     try {
-      const coordinatorFile = await store.putState(checkpoint.id, 'coordinator.state', checkpoint.coordinatorState);
+      const { contribution } = checkpoint;
+      let sharedBytes = 0;
+      for (const file of contribution.newSharedFiles) sharedBytes += await store.putShared(file.key, file.value);
+      const coordinatorFile = await store.putState(checkpoint.id, 'coordinator.state', contribution.state);
       const subtasks: SubtaskCheckpoint[] = [];
       for (let index = 0; index < checkpoint.snapshots.length; index++) {
         const key = `chk-${checkpoint.id}/subtask-${index}.state`;
@@ -118,11 +131,12 @@ export class CheckpointCoordinator {
         triggeredAt: new Date(checkpoint.triggeredAt).toISOString(),
         completedAt: new Date(completedAt).toISOString(),
         durationMs: completedAt - checkpoint.triggeredAt,
-        sizeBytes: coordinatorFile.bytes + subtasks.reduce((sum, s) => sum + s.file.bytes, 0),
+        sizeBytes: sharedBytes + coordinatorFile.bytes + subtasks.reduce((sum, s) => sum + s.file.bytes, 0),
         parallelism: this.job.parallelism,
         maxParallelism: this.job.maxParallelism,
         sourceUri: this.job.sourceUri,
-        splits: checkpoint.splits,
+        splits: contribution.splits,
+        sharedFiles: contribution.sharedFiles,
         operators: this.job.operators,
         coordinatorFile,
         subtasks,
@@ -131,12 +145,13 @@ export class CheckpointCoordinator {
         ),
       };
       await store.putMetadata(metadata);
-      this.inFlight = undefined;
       this.consecutiveFailures = 0;
       this.completed++;
       this.lastCompleted = metadata;
       this.transport.sendCommit(checkpoint.id);
+      // Prune while still in flight: a next checkpoint's new shared files must not be listed as garbage.
       await store.prune(this.settings.retain).catch((error) => this.log(`could not delete old checkpoints: ${describeError(error)}`));
+      this.inFlight = undefined;
       checkpoint.resolve(metadata);
     } catch (error) {
       this.inFlight = undefined;

@@ -12,6 +12,8 @@ export interface LoadedCheckpoint<C, S> {
   readonly metadata: CheckpointMetadata;
   readonly coordinator: C;
   readonly subtasks: S[];
+  /** The shared files the checkpoint refers to, by key. */
+  readonly shared: ReadonlyMap<string, unknown>;
 }
 
 export class CheckpointStore {
@@ -43,6 +45,26 @@ export class CheckpointStore {
     const bytes = encodeState(value);
     await this.storage.put(key, bytes);
     return { key, bytes: bytes.byteLength };
+  }
+
+  /** A file shared by several checkpoints (under `shared/`); returns its size. */
+  async putShared(key: string, value: unknown): Promise<number> {
+    const bytes = encodeState(value);
+    await this.storage.put(key, bytes);
+    return bytes.byteLength;
+  }
+
+  async readShared<T>(key: string, checkpointId: number): Promise<T> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.storage.get(key);
+    } catch (error) {
+      if (isCoattailError(error) && error.code === 'CHECKPOINT_NOT_FOUND') {
+        throw new CoattailError('CHECKPOINT_CORRUPT', `checkpoint ${checkpointId} is missing its shared file ${this.storage.location}/${key}`);
+      }
+      throw error;
+    }
+    return decodeState<T>(bytes, `${this.storage.location}/${key}`);
   }
 
   async putMetadata(metadata: CheckpointMetadata): Promise<void> {
@@ -84,7 +106,9 @@ export class CheckpointStore {
     };
     const coordinator = await read<C>(metadata.coordinatorFile.key);
     const subtasks = await Promise.all(metadata.subtasks.map((s) => read<S>(s.file.key)));
-    return { metadata, coordinator, subtasks };
+    const shared = new Map<string, unknown>();
+    for (const key of metadata.sharedFiles) shared.set(key, await this.readShared(key, checkpointId));
+    return { metadata, coordinator, subtasks, shared };
   }
 
   /**
@@ -116,6 +140,12 @@ export class CheckpointStore {
     for (const id of await this.allIds()) {
       if (keep.has(id) || id > newestKept) continue;
       await this.storage.deletePrefix(`${checkpointFolder(id)}/`);
+    }
+    // Shared files no kept checkpoint refers to are garbage (nothing is in flight while pruning).
+    const referenced = new Set<string>();
+    for (const id of keep) for (const key of (await this.readMetadata(id)).sharedFiles) referenced.add(key);
+    for (const key of await this.storage.list('shared/')) {
+      if (!referenced.has(key)) await this.storage.deletePrefix(key);
     }
   }
 }

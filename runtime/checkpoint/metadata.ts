@@ -41,6 +41,8 @@ export interface CheckpointMetadata {
   /** Uids of the job's stateful steps, as the state files name them. */
   readonly operators: readonly string[];
   readonly coordinatorFile: StateFileHandle;
+  /** Files under `shared/` this checkpoint refers to (incremental dedupe segments), kept while referenced. */
+  readonly sharedFiles: readonly string[];
   readonly subtasks: readonly SubtaskCheckpoint[];
   /** Sink output prepared but maybe not yet committed when this checkpoint completed: committed on restore. */
   readonly pendingCommits: ReadonlyArray<{ readonly sink: string; readonly subtaskIndex: number; readonly pending: unknown }>;

@@ -46,6 +46,7 @@ export async function inspectCheckpoint(location: string, which: string, s3Endpo
     ...metadata.subtasks.map(
       (s) => `  subtask ${s.subtaskIndex}: key groups ${s.keyGroups.start}-${s.keyGroups.end}, ${s.file.key} (${formatBytes(s.file.bytes)})`,
     ),
+    `  shared files: ${metadata.sharedFiles.length} (incremental dedupe segments)`,
     `  pending sink commits: ${metadata.pendingCommits.length}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

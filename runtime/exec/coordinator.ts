@@ -16,11 +16,11 @@ import { bundleJob } from './job-loader.js';
 import type { FromSubtask, JobLaunch } from './messages.js';
 import { CounterRegistry, addCounts, nestCounters } from './metrics.js';
 import { OrderedResults } from './ordered-results.js';
-import { OrderedStage } from './ordered-stage.js';
+import { OrderedStage, type OrderedStageState } from './ordered-stage.js';
 import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
 import { SplitReaders, type Item } from './split-readers.js';
-import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.js';
+import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoint/checkpoint-coordinator.js';
 import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';
 import { prepareRestore, type RestoredRun } from './restore-run.js';
 import { openCheckpointStore } from '../checkpoint/checkpoint-store.js';
@@ -106,7 +106,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const decodeCounters: Record<string, number> = {};
   const ordered = new OrderedStage(plan.dedupe, coordinatorMetrics);
   if (restored) {
-    ordered.restore(restored.coordinator.ordered);
+    ordered.restore(restored.coordinator.ordered, restored.dedupeSegments);
     addCounts(decodeCounters, restored.coordinator.counters);
   }
   const positions: Array<SplitPosition | undefined> = splits.map((_, i) => restored?.startPositions[i]);
@@ -178,13 +178,28 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const lastActivity = splits.map(() => Date.now());
   const idle = splits.map(() => false);
 
-  const checkpointState = (): { state: CoordinatorCheckpointState; splits: SplitCheckpoint[] } => ({
-    state: { ordered: ordered.snapshot(), counters: mergeCounters(coordinatorMetrics.values(), decodeCounters, [restored?.subtaskCounters ?? {}]) },
-    splits: splits.map((split, i) => ({ splitId: split.splitId, origin: split.origin, position: positions[i], ended: ended[i]! })),
-  });
-  const triggerCheckpoint = (savepoint: boolean): Promise<CheckpointMetadata | undefined> => {
-    const { state, splits: splitState } = checkpointState();
-    return checkpoints!.trigger(state, splitState, savepoint);
+  const contribution = (checkpointId: number): CoordinatorContribution => {
+    const { state: orderedState, files } = ordered.snapshot((index) => `shared/dedupe-${checkpointId}-${index}.segment`);
+    const state: CoordinatorCheckpointState = {
+      ordered: orderedState,
+      counters: mergeCounters(coordinatorMetrics.values(), decodeCounters, [restored?.subtaskCounters ?? {}]),
+    };
+    return {
+      state,
+      splits: splits.map((split, i): SplitCheckpoint => ({ splitId: split.splitId, origin: split.origin, position: positions[i], ended: ended[i]! })),
+      newSharedFiles: files.map(({ key, data }) => ({ key, value: data })),
+      sharedFiles: orderedState.dedupeSegments,
+    };
+  };
+  const triggerCheckpoint = async (savepoint: boolean): Promise<CheckpointMetadata | undefined> => {
+    let taken: OrderedStageState | undefined;
+    const metadata = await checkpoints!.trigger((id) => {
+      const built = contribution(id);
+      taken = (built.state as CoordinatorCheckpointState).ordered;
+      return built;
+    }, savepoint);
+    if (metadata && taken) ordered.confirmSnapshot(taken);
+    return metadata;
   };
   let nextCheckpointAt = started + (options.checkpoint?.intervalMs ?? 0);
 

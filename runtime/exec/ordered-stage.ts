@@ -4,15 +4,18 @@
 import type { DedupeSpec } from '../graph/logical-graph.js';
 import type { DecodeResult, TargetBatch } from './decode-stage.js';
 import type { Counter, Metrics } from '../graph/functions.js';
+import { DedupeJournal, type DedupeSegmentData } from './dedupe-journal.js';
 
 export interface OrderedStageState {
-  readonly seen: Array<[string, number]>;
+  /** Keys of the dedupe segments (shared checkpoint files), oldest first. */
+  readonly dedupeSegments: string[];
+  readonly maxSeenTime: number;
   readonly splitWatermarks: number[];
 }
 
 export class OrderedStage {
-  /** Dedupe: id -> event time of its first passed occurrence, in insertion order for cheap eviction. */
-  private seen = new Map<string, number>();
+  /** Dedupe: id -> event time of its first passed occurrence, kept as a journal of segments. */
+  private readonly journal = new DedupeJournal();
   private maxSeenTime = Number.NEGATIVE_INFINITY;
   private readonly splitWatermarks: number[] = [];
   private readonly passed: Counter | undefined;
@@ -60,33 +63,35 @@ export class OrderedStage {
   }
 
   private isDuplicate(id: string, time: number): boolean {
-    const first = this.seen.get(id);
+    const first = this.journal.seen.get(id);
     if (first !== undefined && time - first <= this.dedupe!.withinMs) return true;
-    if (first === undefined || time > first) this.seen.set(id, time);
+    if (first === undefined || time > first) this.journal.add(id, time);
     if (time > this.maxSeenTime) this.maxSeenTime = time;
     return false;
   }
 
   /**
    * Ids first seen more than two horizons before the newest event time can only match records over one
-   * horizon late; dropping them keeps the state bounded by event time, not by input length.
+   * horizon late; dropping their segments keeps the state bounded by event time, not by input length.
    */
   private evictExpired(): void {
-    if (!this.dedupe) return;
-    const horizon = this.maxSeenTime - 2 * this.dedupe.withinMs;
-    for (const [id, time] of this.seen) {
-      if (time >= horizon) break;
-      this.seen.delete(id);
-    }
+    if (this.dedupe) this.journal.evictBefore(this.maxSeenTime - 2 * this.dedupe.withinMs);
   }
 
-  snapshot(): OrderedStageState {
-    return { seen: [...this.seen], splitWatermarks: [...this.splitWatermarks] };
+  /** State for a checkpoint, plus the dedupe segments not stored by an earlier checkpoint. */
+  snapshot(segmentKey: (index: number) => string): { state: OrderedStageState; files: Array<{ key: string; data: DedupeSegmentData }> } {
+    const { keys, files } = this.journal.prepareCheckpoint(segmentKey);
+    return { state: { dedupeSegments: keys, maxSeenTime: this.maxSeenTime, splitWatermarks: [...this.splitWatermarks] }, files };
   }
 
-  restore(state: OrderedStageState): void {
-    this.seen = new Map(state.seen);
-    for (const [, time] of state.seen) if (time > this.maxSeenTime) this.maxSeenTime = time;
+  /** The checkpoint holding these segment keys completed. */
+  confirmSnapshot(state: OrderedStageState): void {
+    this.journal.confirm(state.dedupeSegments);
+  }
+
+  restore(state: OrderedStageState, segments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>): void {
+    this.journal.restore(segments);
+    this.maxSeenTime = state.maxSeenTime;
     state.splitWatermarks.forEach((watermark, split) => (this.splitWatermarks[split] = watermark));
   }
 }

@@ -15,6 +15,7 @@ import {
   type SubtaskCheckpointState,
 } from '../checkpoint/restore.js';
 import type { RunOptions } from './coordinator.js';
+import type { DedupeSegmentData } from './dedupe-journal.js';
 
 export interface RestoredRun {
   readonly checkpointId: number;
@@ -23,6 +24,8 @@ export interface RestoredRun {
   readonly alreadyEnded: readonly boolean[];
   /** Per current split: the watermark to start from (+Infinity for ended splits). */
   readonly watermarks: number[];
+  /** The dedupe journal's segments, oldest first. */
+  readonly dedupeSegments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>;
   /** Sum of the subtasks' counters at the checkpoint. */
   readonly subtaskCounters: Record<string, number>;
   operatorsFor(subtaskIndex: number): Record<string, OperatorSnapshot[]>;
@@ -71,6 +74,7 @@ export async function prepareRestore(
     alreadyEnded,
     watermarks,
     subtaskCounters,
+    dedupeSegments: loaded.coordinator.ordered.dedupeSegments.map((key) => ({ key, data: loaded.shared.get(key) as DedupeSegmentData })),
     operatorsFor: (subtaskIndex) => snapshotsForSubtask(loaded.subtasks, subtaskIndex, options.parallelism, options.maxParallelism),
   };
 }

@@ -10,6 +10,7 @@ import { planJob, type PhysicalPlan } from '../plan/physical-plan.js';
 import { DecodeStage } from '../exec/decode-stage.js';
 import { CounterRegistry, addCounts } from '../exec/metrics.js';
 import { OrderedStage, type OrderedStageState } from '../exec/ordered-stage.js';
+import type { DedupeSegmentData } from '../exec/dedupe-journal.js';
 import type { OperatorSnapshot } from '../exec/stream-operator.js';
 import { SubtaskGraph } from '../exec/subtask-graph.js';
 import { createCodec, type CodecName, type RecordCodec } from '../transport/record-codec.js';
@@ -24,6 +25,8 @@ export interface JobHarnessOptions extends Omit<SubtaskPlacement, 'subtaskIndex'
   readonly configPath?: string;
   /** Tell the job its source never ends (as a live market); default false. */
   readonly live?: boolean;
+  /** Extra outputs as `--dlq` / `--alerts` would name them (the job decides what they mean). */
+  readonly outputs?: Readonly<Record<string, string>>;
   /** Encoding of batches between stages, as `--codec`; default msgpack. */
   readonly codec?: CodecName;
   /** A snapshot of an earlier harness of the same job, restored at this harness's parallelism. */
@@ -35,7 +38,8 @@ export interface JobSnapshot {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly processingTime: number;
-  readonly ordered: OrderedStageState;
+  /** The coordinator's ordered stage: split watermarks and every dedupe segment (self-contained). */
+  readonly ordered: { readonly state: OrderedStageState; readonly segments: ReadonlyArray<{ key: string; data: DedupeSegmentData }> };
   /** Per split: its watermark, the byte offset its next line starts at, whether it has ended. */
   readonly splits: ReadonlyArray<{ readonly watermark: number; readonly offset: number; readonly ended: boolean }>;
   /** Per old subtask: operator snapshots by step name. */
@@ -107,7 +111,7 @@ export class JobTestHarness {
       this.subtasks.push(graph);
     }
     if (restore) {
-      this.ordered.restore(copyState(restore.ordered));
+      this.ordered.restore(copyState(restore.ordered.state), copyState(restore.ordered.segments));
       restore.splits.forEach((split, index) => Object.assign(this.splitState[index]!, { offset: split.offset, ended: split.ended }));
       addCounts(this.decodeCounters, restore.counters);
     }
@@ -115,7 +119,8 @@ export class JobTestHarness {
 
   /** Build the job's graph with every sink replaced by a capturing one, and plan it. */
   private instantiate(): PhysicalPlan {
-    const env = buildJob(this.job, { ...(this.options.configPath ? { configPath: this.options.configPath } : {}), live: this.options.live ?? false });
+    const { configPath, live, outputs } = this.options;
+    const env = buildJob(this.job, { ...(configPath ? { configPath } : {}), live: live ?? false, outputs: outputs ?? {} });
     const graph = new LogicalGraph();
     for (const node of env.graph.nodes) {
       const spec = node.spec.kind === 'sink' ? { kind: 'sink' as const, factory: this.capture(node.uid, node.spec.factory.name) } : node.spec;
@@ -232,11 +237,17 @@ export class JobTestHarness {
       parallelism: this.parallelism,
       maxParallelism: this.maxParallelism,
       processingTime: this.clock,
-      ordered: this.ordered.snapshot(),
+      ordered: this.orderedSnapshot(),
       splits: this.splitState.map((state, split) => ({ watermark: this.splitWatermark(split), offset: state.offset, ended: state.ended })),
       operators: this.subtasks.map((graph) => graph.snapshotOperators()),
       counters: this.counters(),
     });
+  }
+
+  /** Never confirmed, so every snapshot lists all dedupe segments and stands on its own. */
+  private orderedSnapshot(): JobSnapshot['ordered'] {
+    const { state, files } = this.ordered.snapshot((index) => `harness/dedupe-${this.chunkSeq}-${index}`);
+    return { state, segments: files };
   }
 
   private openSplit(split: number, what: string): number {

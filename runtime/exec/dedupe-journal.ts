@@ -1,0 +1,103 @@
+// The coordinator's dedupe state as a journal of segments, one per checkpoint interval, so a checkpoint
+// writes only the ids added since the previous one (incremental, as Flink's RocksDB checkpoints) and old
+// segments are dropped whole once they fall behind the horizon.
+
+export interface DedupeSegmentData {
+  /** Ids joined with `\n`, escaped by `encodeIds` so any id survives. */
+  readonly ids: string;
+  readonly times: Float64Array;
+}
+
+interface Segment {
+  readonly ids: string[];
+  readonly times: number[];
+  maxTime: number;
+  /** Where a completed checkpoint stored it; undefined until then. */
+  key?: string;
+}
+
+/** Segments close at this size, so eviction can drop old ids whole even without checkpoints. */
+const SEGMENT_IDS = 65_536;
+
+/** Event ids may contain any character; escape the separator and the escape so joining is reversible. */
+function encodeIds(ids: readonly string[]): string {
+  return ids.map((id) => (id.includes('\n') || id.includes('\\') ? id.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : id)).join('\n');
+}
+
+function decodeIds(text: string): string[] {
+  if (text.length === 0) return [];
+  return text.split('\n').map((id) => (id.includes('\\') ? id.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\')) : id));
+}
+
+export class DedupeJournal {
+  /** id -> event time of its first passed occurrence. */
+  readonly seen = new Map<string, number>();
+  private readonly segments: Segment[] = [];
+  private open: Segment = { ids: [], times: [], maxTime: Number.NEGATIVE_INFINITY };
+
+  /** Record a passed id (new, or seen again beyond the horizon). */
+  add(id: string, time: number): void {
+    this.seen.set(id, time);
+    this.open.ids.push(id);
+    this.open.times.push(time);
+    if (time > this.open.maxTime) this.open.maxTime = time;
+    if (this.open.ids.length >= SEGMENT_IDS) this.seal();
+  }
+
+  /**
+   * Drop whole segments whose newest time is before `horizon`. An id is forgotten only if its current
+   * time is the one from the dropped segment (a later passing keeps it).
+   */
+  evictBefore(horizon: number): void {
+    while (this.segments.length > 0 && this.segments[0]!.maxTime < horizon) {
+      const segment = this.segments.shift()!;
+      for (let i = 0; i < segment.ids.length; i++) {
+        if (this.seen.get(segment.ids[i]!) === segment.times[i]) this.seen.delete(segment.ids[i]!);
+      }
+    }
+  }
+
+  /** Close the open segment (at a checkpoint, or when full). */
+  seal(): void {
+    if (this.open.ids.length === 0) return;
+    this.segments.push(this.open);
+    this.open = { ids: [], times: [], maxTime: Number.NEGATIVE_INFINITY };
+  }
+
+  /**
+   * For a checkpoint: seal, then name each segment not yet stored (`keyFor(i)`) and return its data. The
+   * names become permanent with `confirm` once the checkpoint completed; a failed one is simply retried.
+   */
+  prepareCheckpoint(keyFor: (index: number) => string): { keys: string[]; files: Array<{ key: string; data: DedupeSegmentData }> } {
+    this.seal();
+    const files: Array<{ key: string; data: DedupeSegmentData }> = [];
+    const keys = this.segments.map((segment) => {
+      if (segment.key) return segment.key;
+      const key = keyFor(files.length);
+      files.push({ key, data: { ids: encodeIds(segment.ids), times: Float64Array.from(segment.times) } });
+      return key;
+    });
+    return { keys, files };
+  }
+
+  /** The checkpoint that stored these segments completed: remember where they are. */
+  confirm(keys: readonly string[]): void {
+    this.segments.forEach((segment, index) => {
+      if (!segment.key && keys[index]) segment.key = keys[index];
+    });
+  }
+
+  /** Rebuild from stored segments, oldest first. */
+  restore(segments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>): void {
+    for (const { key, data } of segments) {
+      const ids = decodeIds(data.ids);
+      const times = Array.from(data.times);
+      let maxTime = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < ids.length; i++) {
+        this.seen.set(ids[i]!, times[i]!);
+        if (times[i]! > maxTime) maxTime = times[i]!;
+      }
+      this.segments.push({ ids, times, maxTime, key });
+    }
+  }
+}
