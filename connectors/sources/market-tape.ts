@@ -2,16 +2,20 @@
 //
 // Design (see market-tape-producer.ts): background trades go round-robin over (symbol, exchange) streams; prices
 // follow one slow random walk per symbol; each stream's 60 s volume alternates between (1 - A) and (1 + A) times
-// a target, so any history's population stddev is about A times its mean. With A = 0.45 an empty (partial last)
-// window stays at |z| <= 2.2 and one in-time whale per stream window stays below 2.5. Injected bursts and
-// divergences land only in windows that end inside the tape, so a partial window never carries one.
+// a target, so any history's population stddev is about A times its mean. With A = 0.6 an empty (partial last)
+// window stays near |z| = 1/A, and a whale (at most one per stream in four windows) stays below 2.5 too. Injected
+// bursts are sized from the stream's actual history (z about 8 or 3); bursts and divergences land only in
+// windows that end inside the tape, so a partial window never carries one.
 
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { CoattailError } from '../../runtime/errors.js';
 import type { BadReason } from './bad-records.js';
-import { DEFAULT_START_MS, mulberry32, seedOf, TapeProducer } from './market-tape-producer.js';
+import { mulberry32, seedOf } from './market-tape-plan.js';
+import { DEFAULT_START_MS, TapeProducer } from './market-tape-producer.js';
 
-export { DEFAULT_START_MS as DEFAULT_TAPE_START_MS, DEFAULT_SYMBOLS as DEFAULT_TAPE_SYMBOLS, EXCHANGES as TAPE_EXCHANGES, mulberry32 } from './market-tape-producer.js';
+export { mulberry32 } from './market-tape-plan.js';
+export { DEFAULT_START_MS as DEFAULT_TAPE_START_MS, DEFAULT_SYMBOLS as DEFAULT_TAPE_SYMBOLS, EXCHANGES as TAPE_EXCHANGES } from './market-tape-producer.js';
 
 export interface TapeOptions {
   /** Records (non-empty lines) to produce. */
@@ -23,7 +27,7 @@ export interface TapeOptions {
   readonly startMs?: number;
   /**
    * Records per second of event time (default 1000). The promise that nothing but the injected anomalies
-   * raises an alert holds from about 80 per second with 4 symbols (10 per stream); slower tapes get smaller
+   * raises an alert holds from about 60 per second with 4 symbols (8 per stream); slower tapes get smaller
    * trades so that no background trade is a whale, and then a whale can move its window's volume.
    */
   readonly eventsPerSecond?: number;
@@ -98,21 +102,26 @@ export async function writeTape(options: TapeOptions & { readonly out: string })
   const { lines, truth } = generateTape(options);
   const blanks = mulberry32(seedOf(options.seed, 3));
   const output = createWriteStream(options.out);
-  const failed = once(output, 'error').then(([error]) => Promise.reject(error as Error));
-  failed.catch(() => undefined);
-  let buffer = '';
-  for (const line of lines) {
-    buffer += line + '\n';
-    if (blanks() < 0.0002) {
-      truth.emptyLines++;
-      buffer += '\n';
+  // events.once rejects on 'error', so every wait below also surfaces a failed open or write.
+  try {
+    let buffer = '';
+    for (const line of lines) {
+      buffer += line + '\n';
+      if (blanks() < 0.0002) {
+        truth.emptyLines++;
+        buffer += '\n';
+      }
+      if (buffer.length >= 1 << 20) {
+        if (!output.write(buffer)) await once(output, 'drain');
+        buffer = '';
+      }
     }
-    if (buffer.length >= 1 << 20) {
-      if (!output.write(buffer)) await Promise.race([once(output, 'drain'), failed]);
-      buffer = '';
-    }
+    output.end(buffer);
+    await once(output, 'finish');
+  } catch (error) {
+    output.destroy();
+    const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'BAD_ARGUMENT';
+    throw new CoattailError(code, `cannot write the tape to ${options.out}: ${(error as Error).message}`, { cause: error });
   }
-  output.end(buffer);
-  await Promise.race([once(output, 'finish'), failed]);
   return truth;
 }
