@@ -114,7 +114,8 @@ class GzipLineReader implements SplitReader {
   private done = false;
 
   constructor(file: string, offset: number, chunkBytes: number) {
-    const stream = createReadStream(file, { highWaterMark: chunkBytes }).pipe(createGunzip({ chunkSize: chunkBytes }));
+    // zlib refuses chunks under 64 bytes.
+    const stream = createReadStream(file, { highWaterMark: chunkBytes }).pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) }));
     this.iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     // Offsets count uncompressed bytes; resuming means decompressing up to the offset again.
     this.skip = offset;

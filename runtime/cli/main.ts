@@ -15,7 +15,9 @@ export function buildProgram(): Command {
     .description('A Flink-style stream processor for Node.js: run job files over trade streams')
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError(false)
-    .exitOverride();
+    .exitOverride()
+    // Commander's own error line is replaced by ours (one line); subcommands inherit this setting.
+    .configureOutput({ writeErr: () => undefined });
 
   program
     .command('run')
@@ -131,7 +133,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   const program = buildProgram();
   const verbose = argv.includes('--verbose');
-  program.configureOutput({ writeErr: () => undefined });
   try {
     await program.parseAsync(argv);
     return 0;

@@ -183,7 +183,8 @@ export class DecodeStage {
     let builder = this.targets.get(subtask);
     if (!builder) this.targets.set(subtask, (builder = new TargetBuilder()));
     const last = builder.records.length - 1;
-    if (sameRecord && last >= 0 && builder.records[last] === value && builder.orderedIndex[last] === index) {
+    // The same record taking another exit: equal strings or reused objects on the same exit are distinct records.
+    if (sameRecord && last >= 0 && builder.records[last] === value && builder.orderedIndex[last] === index && (builder.masks[last]! & (1 << exit)) === 0) {
       builder.masks[last]! |= 1 << exit;
     } else {
       builder.records.push(value);

@@ -102,11 +102,12 @@ export class OperatorTestHarness<In, Out, In2 = never> {
       },
     );
     harness = new OperatorTestHarness<In, Out, In2>(operator, node, placement, metrics, options.processingTime ?? 0);
+    // As in a subtask: the step is opened, then its state restored.
+    await withProcessingTime(harness.clock, () => operator.open?.());
     if (options.restoreFrom && options.restoreFrom.length > 0) {
       if (!operator.restoreState) throw new CoattailError('BAD_ARGUMENT', `harness: step "${node.uid}" keeps no state to restore`);
       operator.restoreState(narrowSnapshots(options.restoreFrom, placement));
     }
-    await withProcessingTime(harness.clock, () => operator.open?.());
     return harness;
   }
 

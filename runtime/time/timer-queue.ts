@@ -43,6 +43,13 @@ export class TimerQueue {
   }
 
   toArray(): Timer[] {
-    return this.heap.toArray().filter((t) => this.registered.has(TimerQueue.id(t.timestamp, t.key)));
+    // A timer deleted and registered again has a stale twin in the heap: list each live timer once.
+    const listed = new Set<string>();
+    return this.heap.toArray().filter((timer) => {
+      const id = TimerQueue.id(timer.timestamp, timer.key);
+      if (!this.registered.has(id) || listed.has(id)) return false;
+      listed.add(id);
+      return true;
+    });
   }
 }

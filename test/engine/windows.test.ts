@@ -1,0 +1,226 @@
+// Tumbling and sliding windows through the production window operator, driven by the operator test harness.
+import { describe, expect, it } from 'vitest';
+
+import { OperatorTestHarness, OutputTag, sliding, subtaskForKey, tumbling, type DataStream } from '../../runtime/index.js';
+
+interface Trade {
+  readonly symbol: string;
+  readonly at: number;
+  readonly qty: number;
+}
+
+const count = { createAccumulator: () => 0, add: (_: Trade, n: number) => n + 1, getResult: (n: number) => n };
+const LATE = new OutputTag<Trade>('late');
+
+/** A window step keyed by symbol that emits { key, start, end, count }. */
+function windowStep(assigner = tumbling('60s'), delay: string | number = 0) {
+  return (input: DataStream<Trade>) =>
+    input
+      .keyBy('by-symbol', (t) => t.symbol)
+      .window(assigner, { delay, lateCounter: 'late_dropped' })
+      .sideOutputLateData(LATE)
+      .aggregate<number, number, { key: string; start: number; end: number; count: number }>('count', count, {
+        process(key: string, n: number, ctx, out) {
+          out.collect({ key, start: ctx.window.start, end: ctx.window.end, count: n });
+        },
+      });
+}
+
+function trade(symbol: string, at: number, qty = 1): Trade {
+  return { symbol, at, qty };
+}
+
+describe('window assigners', () => {
+  it('aligns tumbling windows to the epoch, for negative timestamps too', () => {
+    const assigner = tumbling('60s');
+    expect(assigner.assign(0)).toEqual([{ start: 0, end: 60_000 }]);
+    expect(assigner.assign(59_999)).toEqual([{ start: 0, end: 60_000 }]);
+    expect(assigner.assign(60_000)).toEqual([{ start: 60_000, end: 120_000 }]);
+    expect(assigner.assign(1_700_000_012_345)).toEqual([{ start: 1_699_999_980_000, end: 1_700_000_040_000 }]);
+    expect(assigner.assign(-1)).toEqual([{ start: -60_000, end: 0 }]);
+    expect(assigner.assign(-60_000)).toEqual([{ start: -60_000, end: 0 }]);
+    expect(assigner.assign(-60_001)).toEqual([{ start: -120_000, end: -60_000 }]);
+  });
+
+  it('puts a timestamp in every sliding window whose [start, end) holds it, in ascending order', () => {
+    const assigner = sliding('30s', '10s');
+    expect(assigner.assign(25_000)).toEqual([
+      { start: 0, end: 30_000 },
+      { start: 10_000, end: 40_000 },
+      { start: 20_000, end: 50_000 },
+    ]);
+    expect(assigner.assign(20_000)).toEqual([
+      { start: 0, end: 30_000 },
+      { start: 10_000, end: 40_000 },
+      { start: 20_000, end: 50_000 },
+    ]);
+    expect(assigner.assign(-5_000)).toEqual([
+      { start: -30_000, end: 0 },
+      { start: -20_000, end: 10_000 },
+      { start: -10_000, end: 20_000 },
+    ]);
+  });
+
+  it('gives sliding windows exactly the members a brute-force check finds', () => {
+    const assigner = sliding(50, 20);
+    for (let t = -200; t <= 200; t++) {
+      const expected: Array<{ start: number; end: number }> = [];
+      for (let start = -400; start <= 400; start += 20) if (start <= t && t < start + 50) expected.push({ start, end: start + 50 });
+      expect(assigner.assign(t)).toEqual(expected);
+    }
+  });
+
+  it('handles a slide longer than the size (gaps between windows)', () => {
+    const assigner = sliding(10, 30);
+    expect(assigner.assign(5)).toEqual([{ start: 0, end: 10 }]);
+    expect(assigner.assign(15)).toEqual([]);
+  });
+
+  it('rejects windows of size zero', () => {
+    expect(() => tumbling(0)).toThrow('tumbling window size must be > 0');
+    expect(() => sliding('10s', 0)).toThrow('sliding window size and slide must be > 0');
+  });
+});
+
+describe('window operator', () => {
+  it('fires a tumbling window once the watermark reaches its end, and only once', async () => {
+    const harness = await OperatorTestHarness.create(windowStep());
+    harness.processElement(trade('BTC', 1_000), 1_000).processElement(trade('BTC', 59_999), 59_999).processElement(trade('ETH', 30_000), 30_000);
+    harness.processWatermark(59_999);
+    expect(harness.outputValues()).toEqual([]);
+    harness.processWatermark(60_000);
+    expect(harness.outputValues()).toEqual([
+      { key: 'BTC', start: 0, end: 60_000, count: 2 },
+      { key: 'ETH', start: 0, end: 60_000, count: 1 },
+    ]);
+    harness.processWatermark(120_000);
+    await harness.endInput();
+    expect(harness.outputValues()).toHaveLength(2);
+  });
+
+  it('stamps a fired window result with its last millisecond as event time', async () => {
+    const harness = await OperatorTestHarness.create(windowStep());
+    harness.processElement(trade('BTC', 5), 5).processWatermark(60_000);
+    expect(harness.output[0]!.timestamp).toBe(59_999);
+  });
+
+  it('fires only when the watermark minus the delay reaches the window end', async () => {
+    const harness = await OperatorTestHarness.create(windowStep(tumbling('60s'), '10s'));
+    harness.processElement(trade('BTC', 1_000), 1_000);
+    harness.processWatermark(69_999);
+    expect(harness.outputValues()).toEqual([]);
+    expect(harness.outputWatermark).toBe(59_999);
+    harness.processWatermark(70_000);
+    expect(harness.outputValues()).toEqual([{ key: 'BTC', start: 0, end: 60_000, count: 1 }]);
+    expect(harness.outputWatermark).toBe(60_000);
+  });
+
+  it('sends a record whose window already fired to the late side output and counts it', async () => {
+    const harness = await OperatorTestHarness.create(windowStep(tumbling('60s'), '10s'));
+    harness.processElement(trade('BTC', 1_000), 1_000).processWatermark(70_000);
+    const late = trade('BTC', 59_000);
+    harness.processElement(late, 59_000);
+    harness.processElement(trade('BTC', 60_000), 60_000); // the next window is still open
+    expect(harness.sideOutput(LATE)).toEqual([late]);
+    expect(harness.sideOutputRecords(LATE)[0]!.timestamp).toBe(59_000);
+    expect(harness.counters()).toEqual({ late_dropped: 1 });
+    await harness.endInput();
+    expect(harness.outputValues()).toEqual([
+      { key: 'BTC', start: 0, end: 60_000, count: 1 },
+      { key: 'BTC', start: 60_000, end: 120_000, count: 1 },
+    ]);
+  });
+
+  it('treats a record as late exactly when its window end is at or below watermark minus delay', async () => {
+    const harness = await OperatorTestHarness.create(windowStep(tumbling(100), 30));
+    harness.processWatermark(130); // window [0,100) is complete: 130 - 30 >= 100
+    harness.processElement(trade('A', 99), 99);
+    harness.processElement(trade('A', 100), 100);
+    expect(harness.sideOutput(LATE).map((t) => t.at)).toEqual([99]);
+    const notYet = await OperatorTestHarness.create(windowStep(tumbling(100), 30));
+    notYet.processWatermark(129);
+    notYet.processElement(trade('A', 0), 0);
+    expect(notYet.sideOutput(LATE)).toEqual([]);
+  });
+
+  it('counts a sliding-window record late only when every one of its windows has fired', async () => {
+    const harness = await OperatorTestHarness.create(windowStep(sliding(30, 10)));
+    harness.processWatermark(25); // windows ending at or before 25 fired: [-10,20) ... ends 20
+    harness.processElement(trade('A', 12), 12); // windows [-10,20) fired, [0,30) and [10,40) open
+    harness.processElement(trade('A', 5), 5); // windows [-20,10), [-10,20) fired, [0,30) open
+    harness.processElement(trade('A', -1), -1); // [-30,0), [-20,10), [-10,20): all fired
+    expect(harness.sideOutput(LATE).map((t) => t.at)).toEqual([-1]);
+    await harness.endInput();
+    expect(harness.outputValues()).toEqual([
+      { key: 'A', start: 0, end: 30, count: 2 },
+      { key: 'A', start: 10, end: 40, count: 1 },
+    ]);
+  });
+
+  it('fires sliding windows in order of their end, each with its own members', async () => {
+    const harness = await OperatorTestHarness.create(windowStep(sliding(20, 10)));
+    for (const at of [1, 11, 21]) harness.processElement(trade('A', at), at);
+    await harness.endInput();
+    expect(harness.outputValues()).toEqual([
+      { key: 'A', start: -10, end: 10, count: 1 },
+      { key: 'A', start: 0, end: 20, count: 2 },
+      { key: 'A', start: 10, end: 30, count: 2 },
+      { key: 'A', start: 20, end: 40, count: 1 },
+    ]);
+  });
+
+  it('fires every open window at the end of a bounded input', async () => {
+    const harness = await OperatorTestHarness.create(windowStep());
+    harness.processElement(trade('A', -61_000), -61_000).processElement(trade('B', 1e12), 1e12);
+    await harness.endInput();
+    expect(harness.outputValues()).toEqual([
+      { key: 'A', start: -120_000, end: -60_000, count: 1 },
+      { key: 'B', start: 1e12 - (1e12 % 60_000), end: 1e12 - (1e12 % 60_000) + 60_000, count: 1 },
+    ]);
+  });
+
+  it('reduces and aggregates without a window function, emitting the bare result', async () => {
+    const harness = await OperatorTestHarness.create((input: DataStream<Trade>) =>
+      input.keyBy('k', (t) => t.symbol).window(tumbling(10)).reduce('sum', (a, b) => ({ ...a, qty: a.qty + b.qty })),
+    );
+    harness.processElement(trade('A', 1, 2), 1).processElement(trade('A', 2, 5), 2).processWatermark(10);
+    expect(harness.output).toEqual([{ value: { symbol: 'A', at: 1, qty: 7 }, timestamp: 9 }]);
+  });
+
+  it('keeps every element for window process functions', async () => {
+    const harness = await OperatorTestHarness.create((input: DataStream<Trade>) =>
+      input.keyBy('k', (t) => t.symbol).window(tumbling(10)).process('list', {
+        process(key, items: Trade[], _ctx, out) {
+          out.collect(`${key}:${items.map((t) => t.at).join(',')}`);
+        },
+      }),
+    );
+    for (const at of [3, 1, 2]) harness.processElement(trade('A', at), at);
+    await harness.endInput();
+    expect(harness.outputValues()).toEqual(['A:3,1,2']);
+  });
+
+  it('restores open windows and the window watermark from a snapshot, at another parallelism', async () => {
+    const keys = ['A', 'B', 'C', 'D', 'E', 'F'];
+    const first = await OperatorTestHarness.create(windowStep());
+    for (const key of keys) first.processElement(trade(key, 10), 10);
+    first.processWatermark(60_000 + 5); // window [0,60s) fired for every key
+    for (const key of keys) first.processElement(trade(key, 70_000), 70_000);
+    const snapshot = first.snapshot();
+
+    const restored: unknown[] = [];
+    let late = 0;
+    for (const subtaskIndex of [0, 1]) {
+      const harness = await OperatorTestHarness.create(windowStep(), { parallelism: 2, subtaskIndex, restoreFrom: [snapshot] });
+      // Late: the window of 1s fired before the snapshot, and the restored operator remembers it.
+      for (const key of keys) if (subtaskForKey(key, 2, 128) === subtaskIndex) harness.processElement(trade(key, 1_000), 1_000);
+      await harness.endInput();
+      restored.push(...harness.outputValues());
+      late += harness.counters().late_dropped ?? 0;
+    }
+    expect(late).toBe(keys.length);
+    expect(restored).toHaveLength(keys.length);
+    expect(new Set(restored.map((r) => (r as { key: string }).key))).toEqual(new Set(keys));
+    for (const row of restored) expect(row).toMatchObject({ start: 60_000, count: 1 });
+  });
+});
