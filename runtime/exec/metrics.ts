@@ -21,11 +21,12 @@ export class CounterRegistry implements Metrics {
     return result;
   }
 
-  /** Return the counts since the last drain and reset them (for shipping deltas between threads). */
+  /** Return the counts since the last drain (every registered counter) and reset them, to ship deltas between threads. */
   drain(): Record<string, number> {
     const result: Record<string, number> = {};
+    // Zeros are reported too, so a counter that never moved still appears in the summary.
     for (const [name, box] of this.boxes) {
-      if (box.value !== 0) result[name] = box.value;
+      result[name] = box.value;
       box.value = 0;
     }
     return result;
