@@ -4,16 +4,22 @@ import path from 'node:path';
 
 import type { PendingCommit } from '../../runtime/api/sink.js';
 import { CoattailError } from '../../runtime/errors.js';
+import { isS3Location, s3PartStorage } from './s3-part-storage.js';
 
 /**
  * The few storage operations the protocol needs, on paths relative to the output root with `/`
- * separators. A local folder today; an S3 variant (multipart uploads completed on rename) can slot in.
+ * separators: a local folder, or an S3 prefix where parts are multipart uploads completed on rename.
  */
 export interface PartStorage {
   /** Create or replace a file (and its folders) with these bytes. */
   write(relativePath: string, bytes: Uint8Array): Promise<void>;
   /** Append bytes to a file that `write` created. */
   append(relativePath: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * No more appends follow: make the file durable so a restore in another process can still rename it.
+   * Local files need nothing; S3 uploads the bytes it gathered and records the pending upload.
+   */
+  seal?(relativePath: string): Promise<void>;
   /** Move a file to its final name; false when the source does not exist. */
   rename(fromPath: string, toPath: string): Promise<boolean>;
   exists(relativePath: string): Promise<boolean>;
@@ -112,11 +118,12 @@ export function localPartStorage(root: string): PartStorage {
   };
 }
 
-/** The storage behind an `--out` location. */
+/**
+ * The storage behind an `--out` location: `s3://bucket/prefix` or a local folder. For S3 the endpoint comes
+ * from `AWS_ENDPOINT_URL_S3` (which `--s3-endpoint` sets for the run), else `AWS_ENDPOINT_URL`, else AWS.
+ */
 export function partStorageFor(outDir: string): PartStorage {
-  if (/^s3:\/\//i.test(outDir)) {
-    throw new CoattailError('BAD_ARGUMENT', `Table output to S3 (${outDir}) is not supported yet; use a local folder`);
-  }
+  if (isS3Location(outDir)) return s3PartStorage(outDir, { visiblePathOf });
   return localPartStorage(outDir);
 }
 
@@ -147,6 +154,13 @@ export function isHiddenPart(relativePath: string): boolean {
   return name.startsWith(HIDDEN_PREFIX) && name.endsWith(HIDDEN_SUFFIX);
 }
 
+/** The name a hidden part is committed to (`t/.part-1.jsonl.inprogress` → `t/part-1.jsonl`); undefined for other files. */
+export function visiblePathOf(relativePath: string): string | undefined {
+  if (!isHiddenPart(relativePath)) return undefined;
+  const slash = relativePath.lastIndexOf('/');
+  return relativePath.slice(0, slash + 1) + relativePath.slice(slash + 2, -HIDDEN_SUFFIX.length);
+}
+
 /** Pendings of other sinks (null, other shapes) are not ours and yield undefined; a damaged one of ours throws. */
 export function asTablePending(pending: PendingCommit): TablePendingCommit | undefined {
   if (typeof pending !== 'object' || pending === null) return undefined;
@@ -161,18 +175,24 @@ export function asTablePending(pending: PendingCommit): TablePendingCommit | und
   return candidate as TablePendingCommit;
 }
 
+/** Renames in flight at once: a rename on S3 is two round trips, and parts are independent of each other. */
+const COMMIT_CONCURRENCY = 8;
+
 /** Make the parts of one pending commit visible; parts committed before (by anyone) are skipped. */
 export async function commitPending(storage: PartStorage, pending: PendingCommit): Promise<void> {
   const parsed = asTablePending(pending);
   if (parsed === undefined) return;
-  for (const file of parsed.files) {
-    if (await storage.rename(file.hidden, file.final)) continue;
+  const commitOne = async (file: TablePendingCommit['files'][number]): Promise<void> => {
+    if (await storage.rename(file.hidden, file.final)) return;
     if (!(await storage.exists(file.final))) {
       throw new CoattailError(
         'SINK_FAILED',
         `Cannot commit ${file.final} of table ${parsed.table}: neither the pending file nor the committed file exists`,
       );
     }
+  };
+  for (let start = 0; start < parsed.files.length; start += COMMIT_CONCURRENCY) {
+    await Promise.all(parsed.files.slice(start, start + COMMIT_CONCURRENCY).map(commitOne));
   }
 }
 
@@ -255,8 +275,12 @@ export class PartFileCommitter {
   /** Close every part written so far into a pending commit; the writer must start new parts afterwards. */
   async prepareCommit(checkpointId: number): Promise<TablePendingCommit> {
     await this.queue;
-    const written = this.unprepared.filter((part) => part.rows > 0);
-    this.unprepared = [];
+    const closing = this.unprepared;
+    const written = closing.filter((part) => part.rows > 0);
+    // Sealed before the pending commit exists, so a checkpoint never lists a part that is still in memory.
+    // Until sealed the parts stay unprepared, so an abort after a failed seal still deletes them.
+    await this.enqueue(() => this.seal(written));
+    this.unprepared = this.unprepared.filter((part) => !closing.includes(part));
     for (const part of written) this.outstanding.set(part.hidden, part);
     return {
       kind: PENDING_KIND,
@@ -291,6 +315,12 @@ export class PartFileCommitter {
     const abandoned = this.unprepared;
     this.unprepared = [];
     for (const part of abandoned) await this.storage.remove(part.hidden);
+  }
+
+  private async seal(parts: PartFile[]): Promise<void> {
+    const storage = this.storage;
+    if (storage.seal === undefined) return;
+    await Promise.all(parts.map((part) => storage.seal!(part.hidden)));
   }
 
   private enqueue(operation: () => Promise<void>): Promise<void> {

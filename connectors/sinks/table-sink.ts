@@ -1,4 +1,4 @@
-// The table sink: validates a table schema once, then writes it as JSON Lines or Parquet under `<out>/<table>/`.
+// The table sink: validates a table schema once, then writes it as JSON Lines or Parquet under `<out>/<table>/` (local or S3).
 import type { SinkContext, SinkFactory, SinkWriter } from '../../runtime/api/sink.js';
 import type { ColumnType, TableRow, TableSchema } from '../../runtime/api/table.js';
 import { CoattailError } from '../../runtime/errors.js';
@@ -40,8 +40,9 @@ export function validateTableSchema(schema: TableSchema): void {
 }
 
 /**
- * Writes rows of `schema` in the run's format with a two-phase commit. The table folder is created
- * when a writer opens, so an empty table leaves an empty folder and no files.
+ * Writes rows of `schema` in the run's format with a two-phase commit, under a local folder or an
+ * `s3://bucket/prefix`. The table folder is created when a writer opens, so an empty table leaves an
+ * empty folder and no files; S3 has no folders, so there opening checks the bucket instead.
  */
 export function tableSink(schema: TableSchema, options: TableSinkOptions = {}): SinkFactory<TableRow> {
   validateTableSchema(schema);

@@ -3,8 +3,6 @@
 // checkpoints in band, and ends the run with its summary.
 
 import { availableParallelism } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -19,6 +17,7 @@ import { OrderedResults } from './ordered-results.js';
 import { OrderedStage, type OrderedStageState } from './ordered-stage.js';
 import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
+import { writeOutputFile } from '../../connectors/sinks/output-file.js';
 import { SplitReaders, type Item } from './split-readers.js';
 import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoint/checkpoint-coordinator.js';
 import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';
@@ -360,9 +359,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       ...(restored ? { restored_from: restored.checkpointId } : {}),
       ...(checkpoints ? { checkpoints: { completed: checkpoints.completed, failed: checkpoints.failed } } : {}),
     };
-    await mkdir(options.outDir, { recursive: true });
-    const summaryPath = join(options.outDir, '_summary.json');
-    await writeFile(summaryPath, JSON.stringify(summary, null, 2) + '\n');
+    const summaryPath = await writeOutputFile(options.outDir, '_summary.json', JSON.stringify(summary, null, 2) + '\n');
     return {
       jobName,
       summary,

@@ -89,11 +89,6 @@ describe('file commit protocol', () => {
     expect(lines.map((line) => JSON.parse(line))).toEqual(tradeRows(3, 6).map(expectedJsonRow));
   });
 
-  it('rejects an S3 output location with a clear message until the S3 variant exists', async () => {
-    await expect(tableSink(tradesSchema).create(sinkContext('s3://bucket/prefix', 'jsonl'))).rejects.toThrow(/S3/);
-    await expect(discardUncommitted('s3://bucket/prefix', ['t'], [])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
-  });
-
   it('reports a part that cannot be written as a sink failure', async () => {
     const writer = await tableSink(tradesSchema, { jsonl: { flushBytes: 1 } }).create(sinkContext(folder, 'jsonl'));
     await rm(path.join(folder, 'whale_trades'), { recursive: true });
