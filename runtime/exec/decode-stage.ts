@@ -168,6 +168,9 @@ export class DecodeStage {
     }
     if (plan.watermarks) {
       this.orderedTime = plan.watermarks.timestamp(value);
+      if (!Number.isFinite(this.orderedTime)) {
+        throw annotateStepError(new Error(`its timestamp function returned ${String(this.orderedTime)}, not epoch milliseconds`), plan.watermarks.name);
+      }
       this.eventTimes.push(this.orderedTime);
     }
   }

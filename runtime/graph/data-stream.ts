@@ -107,7 +107,7 @@ export class DataStream<T> {
    */
   withWatermarks(name: string, options: { timestamp: (value: T) => number; idleTimeout?: Duration }): DataStream<T> {
     const idleMs = parseDuration(options.idleTimeout ?? '30s', `${name}: idleTimeout`);
-    return this.then(name, { kind: 'watermarks', spec: { timestamp: options.timestamp, idleMs } });
+    return this.then(name, { kind: 'watermarks', spec: { name, timestamp: options.timestamp, idleMs } });
   }
 
   keyBy(name: string, selector: (value: T) => string): KeyedStream<T> {

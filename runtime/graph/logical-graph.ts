@@ -26,6 +26,8 @@ export interface DedupeSpec {
 }
 
 export interface WatermarkSpec {
+  /** The step's name, for messages. */
+  readonly name: string;
   readonly timestamp: (value: any) => number;
   /** A split without records for this long is idle and stops holding the watermark back. */
   readonly idleMs: number;
