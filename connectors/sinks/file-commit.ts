@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import type { PendingCommit } from '../../runtime/api/sink.js';
 import { CoattailError } from '../../runtime/errors.js';
-import { isS3Location, s3PartStorage } from './s3-part-storage.js';
+import { deferred } from '../../runtime/deferred.js';
 
 /**
  * The few storage operations the protocol needs, on paths relative to the output root with `/`
@@ -123,7 +123,8 @@ export function localPartStorage(root: string): PartStorage {
  * from `AWS_ENDPOINT_URL_S3` (which `--s3-endpoint` sets for the run), else `AWS_ENDPOINT_URL`, else AWS.
  */
 export function partStorageFor(outDir: string): PartStorage {
-  if (isS3Location(outDir)) return s3PartStorage(outDir, { visiblePathOf });
+  // The S3 SDK loads only for s3:// outputs.
+  if (/^s3:\/\//i.test(outDir)) return deferred<PartStorage>(async () => (await import('./s3-part-storage.js')).s3PartStorage(outDir, { visiblePathOf }));
   return localPartStorage(outDir);
 }
 

@@ -3,10 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 
 import { CoattailError } from '../../runtime/errors.js';
-import { isS3Location, parseS3Location, s3ConnectionFor, s3Failure } from './s3-part-storage.js';
 
 export interface OutputFileOptions {
   /** S3 endpoint overriding `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`. */
@@ -25,7 +23,10 @@ export async function writeOutputFile(outDir: string, name: string, text: string
     throw new CoattailError('BAD_ARGUMENT', `An output file name must be a plain file name, got ${JSON.stringify(name)}`);
   }
   const bytes = Buffer.from(text, 'utf8');
-  if (isS3Location(outDir)) {
+  if (/^s3:\/\//i.test(outDir)) {
+    // Loaded here so local runs never load the S3 SDK.
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { parseS3Location, s3ConnectionFor, s3Failure } = await import('./s3-part-storage.js');
     const { bucket, prefix } = parseS3Location(outDir);
     const key = prefix + name;
     const location = `s3://${bucket}/${key}`;

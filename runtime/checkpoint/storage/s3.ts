@@ -13,6 +13,7 @@ import { CoattailError } from '../../errors.js';
 import { checkKey, checkPrefix, sortKeys } from './keys.js';
 import { describeS3Failure, httpStatusOf } from './s3-errors.js';
 import type { CheckpointStorage } from './storage.js';
+import { resolveS3Endpoint, type ResolvedEndpoint } from './s3-endpoint.js';
 
 export interface S3CheckpointStorageOptions {
   readonly bucket: string;
@@ -36,43 +37,7 @@ export interface S3CheckpointStorageOptions {
 const FALLBACK_REGION = 'us-east-1';
 const DELETE_BATCH = 1000;
 
-export interface ResolvedEndpoint {
-  readonly url: string;
-  /** Where the endpoint came from, for messages: `--s3-endpoint`, `AWS_ENDPOINT_URL_S3`, ... */
-  readonly source: string;
-}
-
-/**
- * The endpoint to use: the explicit option, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`
- * (both skipped when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`, as the SDKs do), else none (AWS itself).
- */
-export function resolveS3Endpoint(
-  explicit: string | undefined,
-  environment: NodeJS.ProcessEnv = process.env,
-): ResolvedEndpoint | undefined {
-  const ignoreEnvironment = environment.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true';
-  const candidates: [string | undefined, string][] = [[explicit, '--s3-endpoint']];
-  if (!ignoreEnvironment) {
-    candidates.push(
-      [environment.AWS_ENDPOINT_URL_S3, 'AWS_ENDPOINT_URL_S3'],
-      [environment.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL'],
-    );
-  }
-  for (const [value, source] of candidates) {
-    if (value === undefined || value.trim() === '') continue;
-    let url: URL;
-    try {
-      url = new URL(value.trim());
-    } catch {
-      throw new CoattailError('BAD_ARGUMENT', `${source} must be an http:// or https:// URL, got "${value}"`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new CoattailError('BAD_ARGUMENT', `${source} must be an http:// or https:// URL, got "${value}"`);
-    }
-    return { url: value.trim(), source };
-  }
-  return undefined;
-}
+export { resolveS3Endpoint, type ResolvedEndpoint } from './s3-endpoint.js';
 
 /** An endpoint as shown in messages: scheme, host and path, without any user info. */
 function displayEndpoint(endpoint: string): string {
