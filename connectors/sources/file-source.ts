@@ -62,6 +62,29 @@ class LineFramer {
     return chunk;
   }
 
+  /** Bytes carried over from the last chunk (a partial line), to be placed before the next read. */
+  get carried(): Uint8Array {
+    return this.carry;
+  }
+
+  /**
+   * Whole lines from a buffer this framer may keep: it already starts with `carried`, then `total` bytes in all.
+   * The chunk is a view of it (transferred without another copy); only the partial last line is copied.
+   */
+  frameOwned(buffer: Uint8Array, total: number): SourceChunk | undefined {
+    const view = Buffer.from(buffer.buffer, buffer.byteOffset, total);
+    const lastNewline = view.lastIndexOf(10);
+    if (lastNewline < 0) {
+      this.carry = view;
+      return undefined;
+    }
+    const bytes = buffer.subarray(0, lastNewline + 1);
+    this.carry = Buffer.from(view.subarray(lastNewline + 1));
+    const chunk: SourceChunk = { payload: { kind: 'lines', bytes, firstOffset: this.offset }, endPosition: this.offset + bytes.length };
+    this.offset += bytes.length;
+    return chunk;
+  }
+
   /** The last line of a file without a trailing newline. */
   end(): SourceChunk | undefined {
     if (this.carry.length === 0) return undefined;
@@ -89,14 +112,17 @@ class PlainLineReader implements SplitReader {
 
   async next(): Promise<SourceChunk | undefined> {
     while (!this.done) {
-      const buffer = Buffer.allocUnsafe(this.chunkBytes);
-      const { bytesRead } = await this.handle.read(buffer, 0, this.chunkBytes, this.position);
+      // Read straight into the buffer that will be transferred, after the carried partial line.
+      const carried = this.framer.carried;
+      const buffer = new Uint8Array(carried.length + this.chunkBytes);
+      buffer.set(carried);
+      const { bytesRead } = await this.handle.read(buffer, carried.length, this.chunkBytes, this.position);
       if (bytesRead === 0) {
         this.done = true;
         return this.framer.end();
       }
       this.position += bytesRead;
-      const chunk = this.framer.push(buffer.subarray(0, bytesRead));
+      const chunk = this.framer.frameOwned(buffer, carried.length + bytesRead);
       if (chunk) return chunk;
     }
     return undefined;

@@ -153,6 +153,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       fail,
     );
   }
+  // One per core: parsing and quality checks are the heaviest work (fewer threads measured slower on jobs/all.ts).
   const decodeThreads = Math.max(1, options.decodeThreads ?? availableParallelism());
   const pool = new Piscina({
     filename: fileURLToPath(new URL('./decode-worker.js', import.meta.url)),
