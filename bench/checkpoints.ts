@@ -129,7 +129,7 @@ function allArgs(tape: string, scratch: string, parallelism: number, checkpoints
 }
 
 /** Rounds alternate which variant goes first (ABBA), so drift in machine load falls on both alike. */
-async function measureThroughput(events: number, rounds: number, parallelism: number, work: string): Promise<{ runs: ThroughputRun[]; tape: string }> {
+async function measureThroughput(events: number, rounds: number, parallelism: number, work: string): Promise<ThroughputRun[]> {
   const tape = join(work, `all-${events}.jsonl`);
   await runNodeProcess(CLI, ['generate', '--events', String(events), '--seed', '1', '--out', tape]);
   const runs: ThroughputRun[] = [];
@@ -153,7 +153,7 @@ async function measureThroughput(events: number, rounds: number, parallelism: nu
       rmSync(scratch, { recursive: true, force: true });
     }
   }
-  return { runs, tape };
+  return runs;
 }
 
 function keyTable(results: KeyResult[], parallelism: number, rounds: number): string {
@@ -228,7 +228,7 @@ async function main(): Promise<void> {
     }
     if (only.includes('throughput')) {
       const events = Number(values.events);
-      const { runs } = await measureThroughput(events, rounds, parallelism, work);
+      const runs = await measureThroughput(events, rounds, parallelism, work);
       sections.push(throughputTable(runs, events, parallelism));
     }
     sections.push(`Load average at the end: ${loadavg().map((l) => fixed(l, 1)).join(' ')}.`);

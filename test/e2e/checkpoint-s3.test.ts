@@ -1,0 +1,135 @@
+// Checkpoints in S3 (s3rver on loopback): kill and restore from the bucket, and storage outages during a run.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+import { startS3Server, type TestS3Server } from '../support/s3-server.js';
+import { assertBuilt, generateTape, RUN_TIMEOUT, runCliToEnd, sleep, startCli, waitWhileRunning } from './support/cli.js';
+import { newestCompletedId, runArguments, stopRunAt, storeOf, uninterruptedArguments, type RunPlace } from './support/checkpointed-run.js';
+import { comparableSummary, hiddenPartFiles, readSummary, readTables, tableDifferences, type Tables } from './support/tables.js';
+
+/** Long enough that an outage of a second and a half starts and ends well inside the run. */
+const EVENTS = 300_000;
+const TAPE_SEED = 47;
+const OUTAGE_MS = 1_500;
+
+let server: TestS3Server;
+let workDir: string;
+let tape: string;
+let reference: { tables: Tables; summary: Record<string, unknown> };
+
+beforeAll(async () => {
+  assertBuilt();
+  server = await startS3Server('coattail-e2e');
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'coattail-e2e-s3-'));
+  tape = path.join(workDir, 'tape.jsonl');
+  await generateTape(tape, EVENTS, TAPE_SEED);
+  const uninterrupted = path.join(workDir, 'uninterrupted');
+  await runCliToEnd(uninterruptedArguments(tape, uninterrupted, 'jsonl', 2));
+  reference = { tables: await readTables(uninterrupted, 'jsonl'), summary: await readSummary(uninterrupted) };
+}, RUN_TIMEOUT);
+
+afterAll(async () => {
+  await server?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+function placeIn(prefix: string): RunPlace {
+  return {
+    tape,
+    outDir: path.join(workDir, prefix, 'out'),
+    checkpointDir: `s3://${server.bucket}/${prefix}`,
+    format: 'jsonl',
+    s3Endpoint: server.endpoint,
+  };
+}
+
+async function expectSameAsUninterrupted(place: RunPlace): Promise<void> {
+  expect(tableDifferences(await readTables(place.outDir, 'jsonl'), reference.tables)).toEqual({});
+  expect(comparableSummary(await readSummary(place.outDir))).toEqual(comparableSummary(reference.summary));
+  expect(await hiddenPartFiles(place.outDir)).toEqual([]);
+}
+
+/** Wait, while the run goes on, for a checkpoint stored in the bucket past the start of the tape. */
+async function waitForProgress(place: RunPlace, running: ReturnType<typeof startCli>): Promise<number> {
+  const store = storeOf(place);
+  let newest = 0;
+  await waitWhileRunning(
+    running,
+    async () => {
+      newest = await newestCompletedId(store);
+      return newest > 0 && (await store.readMetadata(newest)).splits.some((split) => split.position !== undefined);
+    },
+    'a checkpoint past the start of the tape',
+  );
+  return newest;
+}
+
+describe('checkpoints in S3', { timeout: RUN_TIMEOUT }, () => {
+  test('kill -9, then --restore latest from the bucket at another parallelism gives the uninterrupted tables', async () => {
+    const place = placeIn('round-trip');
+    await stopRunAt(place, runArguments(place, 2), { afterCheckpoints: 2, delayMs: 90 });
+    const store = storeOf(place);
+    const newest = await newestCompletedId(store);
+    expect((await store.readMetadata(newest)).splits.every((split) => split.ended)).toBe(false);
+    const restored = await runCliToEnd(runArguments(place, 3, ['--restore', 'latest']));
+    expect(restored.stderr).toContain(`restoring checkpoint ${newest} (2 -> 3 subtasks) from ${place.checkpointDir}`);
+    await expectSameAsUninterrupted(place);
+
+    const listed = await runCliToEnd(['checkpoints', 'list', place.checkpointDir, '--s3-endpoint', server.endpoint]);
+    const ids = await store.allIds();
+    expect(ids.length).toBeGreaterThan(0);
+    for (const id of ids) expect(listed.stdout).toMatch(new RegExp(`^chk-${id}\\s+complete\\s+\\S+Z\\s+\\d+ ms\\s+[\\d.]+ (B|KiB|MiB)\\s+3/128`, 'm'));
+  });
+
+  test('an outage fails checkpoints, which are logged and counted; the job runs on and ends with the right tables', async () => {
+    // The run must outlast the outage; when a loaded machine lets it finish during the outage, try a fresh run.
+    for (let attempt = 1; ; attempt++) {
+      const place = placeIn(`outage-${attempt}`);
+      const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '1000']));
+      const beforeOutage = await waitForProgress(place, running);
+      await server.pause('refuse');
+      await sleep(OUTAGE_MS);
+      await server.resume();
+      const outlasted = !running.exited();
+      const result = await running.done;
+      expect(result.code, result.stderr).toBe(0);
+      if (!outlasted && attempt < 3) continue;
+
+      const failures = [...result.stderr.matchAll(/^coattail: checkpoint (\d+) failed and was aborted: (.+)$/gm)];
+      expect(failures.length, result.stderr).toBeGreaterThan(0);
+      for (const [, , cause] of failures) expect(cause).toContain(server.endpoint);
+      const summary = await readSummary(place.outDir);
+      const counted = summary.checkpoints as { completed: number; failed: number };
+      expect(counted.failed).toBe(failures.length);
+      expect(counted.completed).toBeGreaterThan(0);
+      // Storage came back: a checkpoint after the failed ones completed.
+      const lastFailed = Math.max(...failures.map(([, id]) => Number(id)));
+      expect(lastFailed, result.stderr).toBeGreaterThan(beforeOutage);
+      expect(await newestCompletedId(storeOf(place)), result.stderr).toBeGreaterThan(lastFailed);
+      await expectSameAsUninterrupted(place);
+      return;
+    }
+  });
+
+  test('with --tolerable-failed-checkpoints 0 and storage gone for good, the job fails with the cause', async () => {
+    const place = placeIn('gone');
+    const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '0']));
+    try {
+      await waitForProgress(place, running);
+      await server.pause('refuse');
+      const result = await running.done;
+      expect(result.code).toBe(1);
+      const lines = result.stderr.trim().split('\n');
+      expect(lines.at(-1)).toMatch(
+        new RegExp(`^coattail: 1 checkpoints in a row failed \\(tolerable: 0\\); last cause: .*cannot reach ${server.endpoint.replace(/\./g, '\\.')} \\(connection refused, ECONNREFUSED\\)`),
+      );
+      expect(lines.filter((line) => /checkpoint \d+ failed and was aborted/.test(line))).toHaveLength(1);
+      await expect(readSummary(place.outDir)).rejects.toThrow(/ENOENT/);
+    } finally {
+      await server.resume();
+    }
+  });
+});
