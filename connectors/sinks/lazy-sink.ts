@@ -11,8 +11,8 @@ export function lazySink<T>(name: string, load: () => Promise<SinkFactory<T>>): 
     async create(context: SinkContext): Promise<SinkWriter<T>> {
       return (await factory()).create(context);
     },
-    async recover(context, pending) {
-      await (await factory()).recover?.(context, pending);
+    async recover(context, pending, revoked) {
+      await (await factory()).recover?.(context, pending, revoked);
     },
   };
 }

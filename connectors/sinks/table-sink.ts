@@ -2,7 +2,7 @@
 import type { SinkContext, SinkFactory, SinkWriter } from '../../runtime/api/sink.js';
 import type { ColumnType, TableRow, TableSchema } from '../../runtime/api/table.js';
 import { CoattailError } from '../../runtime/errors.js';
-import { commitPending, discardUncommitted, partStorageFor } from './file-commit.js';
+import { asTablePending, commitPending, discardUncommitted, partStorageFor } from './file-commit.js';
 import { JsonlTableWriter, type JsonlLimits } from './jsonl-table.js';
 import type { ParquetLimits } from './parquet-table.js';
 
@@ -59,8 +59,16 @@ export function tableSink(schema: TableSchema, options: TableSinkOptions = {}): 
       }
       throw new CoattailError('BAD_ARGUMENT', `Unknown output format ${String(context.format)}; use parquet or jsonl`);
     },
-    async recover(context, pending): Promise<void> {
+    async recover(context, pending, revoked = []): Promise<void> {
       const storage = partStorageFor(context.outDir);
+      // Parts the restored checkpoint itself lists stay: they are committed below.
+      const kept = new Set(pending.flatMap((one) => (asTablePending(one)?.files ?? []).map((file) => file.hidden)));
+      for (const one of revoked) {
+        for (const file of (asTablePending(one)?.files ?? []).filter((candidate) => !kept.has(candidate.hidden))) {
+          await storage.remove(file.final);
+          await storage.remove(file.hidden);
+        }
+      }
       for (const one of pending) await commitPending(storage, one);
       await discardUncommitted(context.outDir, [schema.name], [...pending]);
     },

@@ -33,5 +33,10 @@ export interface SinkFactory<T> {
    * Restore: commit what the restored checkpoint lists as pending (idempotent) and discard everything this
    * sink wrote after that checkpoint, so outputs match a run that was never interrupted.
    */
-  recover?(context: Pick<SinkContext, 'outDir' | 'format'>, pending: readonly PendingCommit[]): Promise<void>;
+  recover?(
+    context: Pick<SinkContext, 'outDir' | 'format'>,
+    pending: readonly PendingCommit[],
+    /** Output of newer checkpoints the restore skipped (damaged): remove it, it will be written again. */
+    revoked?: readonly PendingCommit[],
+  ): Promise<void>;
 }

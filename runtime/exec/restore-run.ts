@@ -44,11 +44,22 @@ export async function prepareRestore(
   const { metadata } = loaded;
   checkRestoreCompatible(metadata, plan, options.maxParallelism);
 
-  // Two-phase commit, second phase: whatever the checkpoint prepared becomes visible; later output is discarded.
+  // Two-phase commit, second phase: whatever the checkpoint prepared becomes visible; later output is discarded,
+  // including output newer checkpoints committed before the restore had to skip them as damaged.
   const pending = pendingBySink(metadata);
+  const revoked = new Map<string, unknown[]>();
+  for (const id of await store.completedIds()) {
+    if (id <= metadata.checkpointId) continue;
+    const newer = await store.readMetadata(id).catch(() => undefined);
+    if (!newer) {
+      log(`checkpoint ${id} is newer than the one restored and unreadable: output it committed cannot be removed`);
+      continue;
+    }
+    for (const [sink, list] of pendingBySink(newer)) revoked.set(sink, [...(revoked.get(sink) ?? []), ...list]);
+  }
   for (const node of plan.graph.nodes) {
     if (node.spec.kind !== 'sink' || !node.spec.factory.recover) continue;
-    await node.spec.factory.recover({ outDir: options.outDir, format: options.format }, pending.get(node.uid) ?? []);
+    await node.spec.factory.recover({ outDir: options.outDir, format: options.format }, pending.get(node.uid) ?? [], revoked.get(node.uid) ?? []);
   }
 
   const byId = new Map(metadata.splits.map((split, index) => [split.splitId, { split, index }]));
