@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark in sequence, each writing its table to bench/results/.
 
+import { runAllJobs } from './all-jobs.js';
 import { runChannelThroughput } from './channel-throughput.js';
 import { runEndToEnd } from './end-to-end.js';
 import { runMemoryFlat } from './memory-flat.js';
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
   section('end to end (1M trades, 3 rounds)');
   const { markdown } = await runEndToEnd({ events: 1_000_000, rounds: 3, jobs: [], cpuProfile: false, markdownPath: join(results, 'end-to-end.md') });
   process.stdout.write(markdown);
+
+  section('all detectors: jobs/all.ts against the parse-only baseline and the single-threaded reference (1M events, 3 rounds)');
+  process.stdout.write(await runAllJobs({ events: 1_000_000, smallEvents: 250_000, slowRate: 50, rounds: 3, markdownPath: join(results, 'all-jobs.md') }));
 
   section('memory (slow sink, 1 GB input)');
   process.stdout.write(
