@@ -1,33 +1,14 @@
 // Kinesis failure handling: expired iterators, throttling, per-shard limits, partial PutRecords failures, dead endpoints.
 import { createServer, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KinesisClient, PutRecordsCommandInput, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { kinesisSink } from '../../connectors/sinks/kinesis-sink.js';
 import { kinesisSource } from '../../connectors/sources/kinesis.js';
 import type { SinkContext } from '../../runtime/api/sink.js';
-import { startKinesalite, type RunningKinesalite } from '../support/kinesalite.js';
-import { createStream, drainBounded, putRecords, testClient } from '../support/kinesis-streams.js';
+import { drainBounded, putRecords, testClient, useLocalKinesis } from '../support/kinesis-streams.js';
 
-let kinesalite: RunningKinesalite;
-let client: KinesisClient;
-let streamCount = 0;
+const kinesis = useLocalKinesis('fault-stream');
 const context: SinkContext = { subtaskIndex: 0, parallelism: 1, attemptId: 'a1', outDir: '/unused', format: 'jsonl' };
-
-beforeAll(async () => {
-  kinesalite = await startKinesalite();
-  client = testClient(kinesalite.endpoint);
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await kinesalite?.stop();
-});
-
-async function newStream(shards: number): Promise<string> {
-  const stream = `fault-stream-${++streamCount}`;
-  await createStream(client, stream, shards);
-  return stream;
-}
 
 interface Call {
   readonly command: string;
@@ -39,7 +20,7 @@ type Fault = (call: Call, calls: readonly Call[]) => Error | undefined;
 
 /** A client whose requests are recorded and may be failed before they reach kinesalite (and the SDK's retries). */
 function faultyClient(fault: Fault): { client: KinesisClient; calls: Call[] } {
-  const faulty = testClient(kinesalite.endpoint);
+  const faulty = testClient(kinesis.endpoint);
   const calls: Call[] = [];
   faulty.middlewareStack.add(
     (next, handlerContext) => async (args) => {
@@ -60,8 +41,8 @@ function awsError(name: string, message: string): Error {
 
 describe('kinesis source under faults', () => {
   it('renews an expired iterator after the last sequence number read, losing and repeating nothing', async () => {
-    const stream = await newStream(1);
-    const first = await putRecords(client, stream, ['a', 'b', 'c'].map((text) => ({ text })));
+    const stream = await kinesis.newStream(1);
+    const first = await putRecords(kinesis.client, stream, ['a', 'b', 'c'].map((text) => ({ text })));
     let getRecordsCalls = 0;
     const { client: faulty, calls } = faultyClient((call) => {
       if (call.command === 'GetRecordsCommand' && ++getRecordsCalls === 2) {
@@ -73,7 +54,7 @@ describe('kinesis source under faults', () => {
     const [split] = await source.discoverSplits();
     const reader = await source.openSplit(split!, undefined);
     expect((await reader.next())?.payload).toMatchObject({ texts: ['a', 'b', 'c'] });
-    await putRecords(client, stream, ['d', 'e'].map((text) => ({ text })));
+    await putRecords(kinesis.client, stream, ['d', 'e'].map((text) => ({ text })));
     let chunk = await reader.next();
     while (chunk?.payload.kind === 'records' && chunk.payload.texts.length === 0) chunk = await reader.next();
     expect(chunk?.payload).toMatchObject({ texts: ['d', 'e'] });
@@ -87,8 +68,8 @@ describe('kinesis source under faults', () => {
   });
 
   it('backs off on ProvisionedThroughputExceededException and keeps reading', async () => {
-    const stream = await newStream(1);
-    await putRecords(client, stream, ['a', 'b'].map((text) => ({ text })));
+    const stream = await kinesis.newStream(1);
+    await putRecords(kinesis.client, stream, ['a', 'b'].map((text) => ({ text })));
     let throttled = 0;
     const { client: faulty, calls } = faultyClient((call) =>
       call.command === 'GetRecordsCommand' && throttled++ < 2
@@ -102,8 +83,8 @@ describe('kinesis source under faults', () => {
   });
 
   it('asks for at most 10,000 records a call and makes at most 5 calls a second per shard', async () => {
-    const stream = await newStream(1);
-    await putRecords(client, stream, Array.from({ length: 12_000 }, (_, index) => ({ text: `r${index}` })));
+    const stream = await kinesis.newStream(1);
+    await putRecords(kinesis.client, stream, Array.from({ length: 12_000 }, (_, index) => ({ text: `r${index}` })));
     const { client: faulty, calls } = faultyClient(() => undefined);
     const drained = await drainBounded(kinesisSource({ stream, bounded: true, client: faulty }));
     expect(drained.splits.get('shardId-000000000000')?.texts).toHaveLength(12_000);
@@ -121,7 +102,7 @@ describe('kinesis source under faults', () => {
 describe('kinesis sink under faults', () => {
   /** Rejects the chosen entries as Kinesis does (the rest are written), on the chosen PutRecords calls. */
   function rejectingClient(reject: (attempt: number, index: number) => boolean) {
-    const faulty = testClient(kinesalite.endpoint);
+    const faulty = testClient(kinesis.endpoint);
     const sizes: number[] = [];
     faulty.middlewareStack.add(
       (next, handlerContext) => async (args) => {
@@ -147,20 +128,20 @@ describe('kinesis sink under faults', () => {
   }
 
   it('retries only the entries Kinesis rejected, so every row arrives once', async () => {
-    const stream = await newStream(1);
+    const stream = await kinesis.newStream(1);
     const { client: faulty, sizes } = rejectingClient((attempt, index) => attempt === 0 && (index === 1 || index === 3));
     const writer = await kinesisSink<string>({ stream, partitionKey: (row) => row, client: faulty }).create(context);
     await writer.write(['r0', 'r1', 'r2', 'r3', 'r4']);
     expect(await writer.finish()).toBe(5);
     expect(sizes).toEqual([5, 2]);
-    const drained = await drainBounded(kinesisSource({ stream, bounded: true, endpoint: kinesalite.endpoint }));
+    const drained = await drainBounded(kinesisSource({ stream, bounded: true, endpoint: kinesis.endpoint }));
     const texts = drained.splits.get('shardId-000000000000')?.texts.map((text) => JSON.parse(text) as string);
     expect(texts?.sort()).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
     faulty.destroy();
   });
 
   it('gives up after a bounded number of attempts with a clear message', async () => {
-    const stream = await newStream(1);
+    const stream = await kinesis.newStream(1);
     const { client: faulty, sizes } = rejectingClient((_attempt, index) => index === 0);
     const writer = await kinesisSink<string>({ stream, partitionKey: (row) => row, client: faulty, maxAttempts: 3 }).create(context);
     await writer.write(['stuck', 'b', 'c']);

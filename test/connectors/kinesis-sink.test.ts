@@ -1,36 +1,15 @@
 // The Kinesis sink against kinesalite: batched PutRecords, flush on checkpoint and finish, clear failures.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { describe, expect, it } from 'vitest';
 import { kinesisSink, kinesisSinkFromUri } from '../../connectors/sinks/kinesis-sink.js';
 import { kinesisSource } from '../../connectors/sources/kinesis.js';
 import type { SinkContext } from '../../runtime/api/sink.js';
-import { startKinesalite, type RunningKinesalite } from '../support/kinesalite.js';
-import { createStream, drainBounded, testClient } from '../support/kinesis-streams.js';
+import { drainBounded, useLocalKinesis } from '../support/kinesis-streams.js';
 
-let kinesalite: RunningKinesalite;
-let client: KinesisClient;
-let streamCount = 0;
-
+const kinesis = useLocalKinesis('sink-stream');
 const context: SinkContext = { subtaskIndex: 0, parallelism: 1, attemptId: 'a1', outDir: '/unused', format: 'jsonl' };
 
-beforeAll(async () => {
-  kinesalite = await startKinesalite();
-  client = testClient(kinesalite.endpoint);
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await kinesalite?.stop();
-});
-
-async function newStream(shards: number): Promise<string> {
-  const stream = `sink-stream-${++streamCount}`;
-  await createStream(client, stream, shards);
-  return stream;
-}
-
 async function readBack(stream: string): Promise<Map<string, string[]>> {
-  const drained = await drainBounded(kinesisSource({ stream, bounded: true, endpoint: kinesalite.endpoint }));
+  const drained = await drainBounded(kinesisSource({ stream, bounded: true, endpoint: kinesis.endpoint }));
   return new Map([...drained.splits].map(([shardId, split]) => [shardId, split.texts]));
 }
 
@@ -41,8 +20,8 @@ interface Row {
 
 describe('kinesis sink', () => {
   it('writes rows in batches that read back once each, in order per partition key', async () => {
-    const stream = await newStream(2);
-    const factory = kinesisSink<Row>({ stream, partitionKey: (row) => row.symbol, endpoint: kinesalite.endpoint });
+    const stream = await kinesis.newStream(2);
+    const factory = kinesisSink<Row>({ stream, partitionKey: (row) => row.symbol, endpoint: kinesis.endpoint });
     expect(factory.name).toBe(`kinesis:${stream}`);
     const writer = await factory.create(context);
     const rows = Array.from({ length: 1234 }, (_, index) => ({ symbol: `SYM${index % 7}-USD`, sequence: index }));
@@ -61,12 +40,12 @@ describe('kinesis sink', () => {
   });
 
   it('sends buffered rows on a checkpoint barrier, before the checkpoint completes', async () => {
-    const stream = await newStream(1);
+    const stream = await kinesis.newStream(1);
     const writer = await kinesisSink<string>({
       stream,
       partitionKey: (row) => row,
       serialize: (row) => `raw:${row}`,
-      endpoint: kinesalite.endpoint,
+      endpoint: kinesis.endpoint,
     }).create(context);
     await writer.write(['a', 'b']);
     expect((await readBack(stream)).get('shardId-000000000000')).toEqual([]);
@@ -79,8 +58,8 @@ describe('kinesis sink', () => {
   });
 
   it('drops buffered rows on abort', async () => {
-    const stream = await newStream(1);
-    const writer = await kinesisSink<string>({ stream, partitionKey: (row) => row, endpoint: kinesalite.endpoint }).create(context);
+    const stream = await kinesis.newStream(1);
+    const writer = await kinesisSink<string>({ stream, partitionKey: (row) => row, endpoint: kinesis.endpoint }).create(context);
     await writer.write(['lost']);
     await writer.abort();
     expect((await readBack(stream)).get('shardId-000000000000')).toEqual([]);
@@ -88,7 +67,7 @@ describe('kinesis sink', () => {
 
   it('fails with a clear message when the stream does not exist', async () => {
     const writer = await kinesisSinkFromUri<string>('kinesis:missing-stream', (row) => row, {
-      endpoint: kinesalite.endpoint,
+      endpoint: kinesis.endpoint,
     }).create(context);
     await writer.write(['x']);
     const failure = await writer.finish().catch((error: unknown) => error);
@@ -98,8 +77,8 @@ describe('kinesis sink', () => {
   });
 
   it('rejects a partition key Kinesis would refuse', async () => {
-    const stream = await newStream(1);
-    const writer = await kinesisSink<string>({ stream, partitionKey: () => '', endpoint: kinesalite.endpoint }).create(context);
+    const stream = await kinesis.newStream(1);
+    const writer = await kinesisSink<string>({ stream, partitionKey: () => '', endpoint: kinesis.endpoint }).create(context);
     await expect(Promise.resolve().then(() => writer.write(['x']))).rejects.toThrow(/partition key .* must be 1-256 characters/);
     await writer.abort();
   });

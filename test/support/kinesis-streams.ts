@@ -1,4 +1,6 @@
 // Test helpers for Kinesis: create streams, put records, and drain a source the way the engine schedules splits.
+import { afterAll, beforeAll } from 'vitest';
+import { startKinesalite } from './kinesalite.js';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -123,4 +125,38 @@ export async function drainBounded(source: Source, positions: ReadonlyMap<string
     );
   }
   return drained;
+}
+
+/** A kinesalite for the whole test file, with a client and a way to make fresh streams. */
+export interface LocalKinesis {
+  readonly endpoint: string;
+  readonly client: KinesisClient;
+  newStream(shards: number): Promise<string>;
+}
+
+export function useLocalKinesis(streamPrefix: string): LocalKinesis {
+  let server: Awaited<ReturnType<typeof startKinesalite>> | undefined;
+  let client: KinesisClient | undefined;
+  let streamCount = 0;
+  beforeAll(async () => {
+    server = await startKinesalite();
+    client = testClient(server.endpoint);
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await server?.stop();
+  });
+  return {
+    get endpoint() {
+      return server!.endpoint;
+    },
+    get client() {
+      return client!;
+    },
+    async newStream(shards) {
+      const stream = `${streamPrefix}-${++streamCount}`;
+      await createStream(client!, stream, shards);
+      return stream;
+    },
+  };
 }
