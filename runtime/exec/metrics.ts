@@ -31,10 +31,6 @@ export class CounterRegistry implements Metrics {
     }
     return result;
   }
-
-  restore(values: Record<string, number>): void {
-    for (const [name, value] of Object.entries(values)) this.counter(name).inc(value);
-  }
 }
 
 export function addCounts(into: Record<string, number>, from: Record<string, number>): void {

@@ -30,11 +30,6 @@ export class OrderedStage {
     return this.splitWatermarks[split] ?? Number.NEGATIVE_INFINITY;
   }
 
-  /** Minimum watermark over the given splits (for status and lag). */
-  watermarks(): readonly number[] {
-    return this.splitWatermarks;
-  }
-
   /** Returns, per target batch, the stamps to send with it. */
   apply(split: number, result: DecodeResult): Float64Array[] {
     const count = result.orderedCount;

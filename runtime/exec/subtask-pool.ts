@@ -92,11 +92,6 @@ export class SubtaskPool {
     return this.subtasks.map((s) => s.counters);
   }
 
-  /** The lowest watermark any subtask has reported. */
-  watermark(): number {
-    return Math.min(...this.subtasks.map((s) => s.watermark));
-  }
-
   async terminate(error?: Error): Promise<void> {
     for (const subtask of this.subtasks) {
       subtask.expectedExit = true;
