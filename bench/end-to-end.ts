@@ -18,7 +18,7 @@ export interface Variant {
   readonly job?: string;
   readonly parallelism?: number;
   readonly decodeThreads?: number;
-  readonly codec?: 'msgpack' | 'structured-clone';
+  readonly codec?: 'columnar' | 'msgpack' | 'structured-clone';
   /** Extra Node/V8 flags for the CLI process (they reach every worker thread), e.g. `--max-semi-space-size=32`. */
   readonly nodeArgs?: readonly string[];
   /** The issue's target: at least this many times the baseline's lines/s. */
@@ -34,6 +34,8 @@ export const DEFAULT_VARIANTS: readonly Variant[] = [
   { name: 'window-p2', job: WINDOW_JOB, parallelism: 2, targetRatio: 1.2 },
   { name: 'window-p2-decode1', job: WINDOW_JOB, parallelism: 2, decodeThreads: 1 },
   { name: 'window-p2-structured-clone', job: WINDOW_JOB, parallelism: 2, codec: 'structured-clone' },
+  { name: 'window-p1-columnar', job: WINDOW_JOB, parallelism: 1, codec: 'columnar' },
+  { name: 'window-p2-columnar', job: WINDOW_JOB, parallelism: 2, codec: 'columnar' },
   { name: 'parse-job-p2', job: PARSE_JOB, parallelism: 2 },
 ];
 

@@ -195,7 +195,7 @@ function parseArgs(argv: string[]): StageCostOptions {
     else if (flag === '-p' || flag === '--parallelism') options.parallelism = Number(value);
     else if (flag === '--codec') options.codec = value as CodecName;
     else if (flag === '--chunk-kib') options.chunkKib = Number(value);
-    else throw new Error(`unknown option ${flag}: use --job FILE --events N -p N --codec msgpack|structured-clone --chunk-kib N`);
+    else throw new Error(`unknown option ${flag}: use --job FILE --events N -p N --codec columnar|msgpack|structured-clone --chunk-kib N`);
   }
   return options;
 }

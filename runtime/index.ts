@@ -1,5 +1,7 @@
 // The public API of coattail: what job files and embedding programs import (`import { ... } from 'coattail'`).
 
+import type { RunOptions, RunResult } from './exec/coordinator.js';
+
 export { defineJob, type JobContext, type JobDefinition } from './graph/job.js';
 export { StreamEnvironment, DataStream, KeyedStream, WindowedStream, ConnectedStreams } from './graph/data-stream.js';
 export { OutputTag } from './graph/functions.js';
@@ -36,8 +38,18 @@ export type { ColumnSpec, ColumnType, TableRow, TableSchema } from './api/table.
 export { keyGroupFor, subtaskForKey, keyGroupRangeFor } from './plan/key-groups.js';
 export { fileSource } from '../connectors/sources/file-source.js';
 export { generatorSource } from '../connectors/sources/generator-source.js';
-export { runJob, type RunOptions, type RunResult, type RunStatus } from './exec/coordinator.js';
+export type { RunOptions, RunResult, RunStatus } from './exec/coordinator.js';
 export { tableSink, type TableSinkOptions } from '../connectors/sinks/table-sink.js';
 export { stdoutSink } from '../connectors/sinks/stdout-sink.js';
 export * from './testing/harness.js';
 export { lazySink } from '../connectors/sinks/lazy-sink.js';
+
+/**
+ * Runs a job (what `coattail run` does). The coordinator is imported on first use: job files import this
+ * module in every worker thread, and none of them needs the coordinator's dependencies (esbuild, piscina,
+ * checkpoint storage), which cost each thread over 100 ms to load.
+ */
+export async function runJob(options: RunOptions): Promise<RunResult> {
+  const coordinator = await import('./exec/coordinator.js');
+  return coordinator.runJob(options);
+}

@@ -39,7 +39,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'job configuration (features.yaml)')
     .option('--speed <factor>', 'generator pace multiplier for the simulated market', positiveNumber('--speed'), 1)
     .option('--decode-threads <n>', 'threads parsing input (default: the number of cores)', positiveInt('--decode-threads'))
-    .option('--codec <codec>', 'batch encoding between threads: msgpack | structured-clone', 'msgpack')
+    .option('--codec <codec>', 'batch encoding between threads: columnar | msgpack | structured-clone', 'columnar')
     .option('-q, --quiet', 'no status line')
     .option('--checkpoint-dir <dir>', 'where checkpoints go: a folder or s3://bucket/prefix', './checkpoints')
     .option('--checkpoint-interval <duration>', 'time between checkpoints, e.g. 60s, 500ms', '60s')

@@ -3,7 +3,7 @@
 import { CoattailError } from '../errors.js';
 import { parseDuration } from '../time/duration.js';
 import { runJob, type RunStatus } from '../exec/coordinator.js';
-import type { CodecName } from '../transport/record-codec.js';
+import { CODEC_NAMES, type CodecName } from '../transport/record-codec.js';
 import { resolveSource } from './resolve-source.js';
 import { formatStatus } from './status-line.js';
 
@@ -36,8 +36,8 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.format !== 'parquet' && flags.format !== 'jsonl') {
     throw new CoattailError('BAD_ARGUMENT', `--format must be parquet or jsonl, got "${flags.format}"`);
   }
-  if (flags.codec !== 'msgpack' && flags.codec !== 'structured-clone') {
-    throw new CoattailError('BAD_ARGUMENT', `--codec must be msgpack or structured-clone, got "${flags.codec}"`);
+  if (!(CODEC_NAMES as readonly string[]).includes(flags.codec)) {
+    throw new CoattailError('BAD_ARGUMENT', `--codec must be ${CODEC_NAMES.join(', ')}, got "${flags.codec}"`);
   }
   if (flags.parallelism > flags.maxParallelism) {
     throw new CoattailError('BAD_ARGUMENT', `--parallelism (${flags.parallelism}) cannot exceed --max-parallelism (${flags.maxParallelism})`);

@@ -90,7 +90,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     outputs: options.outputs ?? {},
     parallelism: options.parallelism,
     maxParallelism: options.maxParallelism,
-    codec: options.codec ?? 'msgpack',
+    codec: options.codec ?? 'columnar',
   };
   const { name: jobName, plan } = await instantiatePlan(launch, options.jobFile);
   const splits = await options.source.discoverSplits();

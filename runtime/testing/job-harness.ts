@@ -70,7 +70,7 @@ export class JobTestHarness {
     const splits = options.splits ?? 1;
     if (!Number.isInteger(splits) || splits < 1) throw new CoattailError('BAD_ARGUMENT', `harness: splits must be a whole number >= 1, got ${splits}`);
     this.splitState = Array.from({ length: splits }, () => ({ offset: 0, ended: false, idle: false }));
-    this.codec = createCodec(options.codec ?? 'msgpack');
+    this.codec = createCodec(options.codec ?? 'columnar');
   }
 
   static async create(job: JobDefinition, options: JobHarnessOptions = {}): Promise<JobTestHarness> {

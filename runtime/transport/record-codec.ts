@@ -1,10 +1,14 @@
-// Encodes a batch of records into one transferable buffer. msgpackr with record structures was the fastest
-// generic encoding measured here (see docs/benchmarks.md); structured clone is kept for comparison.
+// Encodes a batch of records into one transferable buffer: columnar by shape (the default, see
+// columnar-codec.ts), msgpackr with record structures, or structured clone (kept for comparison; see
+// docs/benchmarks.md for how they measure).
 
 import { Packr, Unpackr } from 'msgpackr';
 import { deserialize, serialize } from 'node:v8';
+import { ColumnarCodec } from './columnar-codec.js';
 
-export type CodecName = 'msgpack' | 'structured-clone';
+export type CodecName = 'columnar' | 'msgpack' | 'structured-clone';
+
+export const CODEC_NAMES: readonly CodecName[] = ['columnar', 'msgpack', 'structured-clone'];
 
 export interface RecordCodec {
   readonly name: CodecName;
@@ -13,7 +17,11 @@ export interface RecordCodec {
   decode(bytes: Uint8Array): unknown[];
 }
 
-export function createCodec(name: CodecName = 'msgpack'): RecordCodec {
+export function createCodec(name: CodecName = 'columnar'): RecordCodec {
+  if (name === 'columnar') {
+    const codec = new ColumnarCodec();
+    return { name, encode: (records) => codec.encode(records), decode: (bytes) => codec.decode(bytes) };
+  }
   if (name === 'structured-clone') {
     return {
       name,
