@@ -29,6 +29,10 @@ export interface ShardReaderSettings {
   readonly heartbeatMs: number;
   /** Nothing to read (a closed shard started at LATEST): the reader ends at once. */
   readonly finishedAtOpen: boolean;
+  /** The longest one call may take (SDK attempts and response body included) before it counts as timed out. */
+  readonly requestTimeoutMs: number;
+  /** Calls in a row that may time out before the split fails. */
+  readonly timeoutAttempts: number;
 }
 
 /** Kinesis limits per shard: 10,000 records per GetRecords call and 5 calls per second. */
@@ -36,6 +40,51 @@ export const GET_RECORDS_LIMIT = 10_000;
 export const MIN_GET_RECORDS_INTERVAL_MS = 200;
 const THROTTLE_BASE_MS = 500;
 const THROTTLE_CAP_MS = 10_000;
+/** Default bound on one call; matches the HTTP handler's request timeout (awsClientConfig). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Calls in a row that may time out before a split or a listing fails (as the SDK's attempts for other failures). */
+export const TIMEOUT_ATTEMPTS = 3;
+const TIMEOUT_BACKOFF_BASE_MS = 200;
+const TIMEOUT_BACKOFF_CAP_MS = 2_000;
+
+/** A Kinesis call that did not complete within its deadline (named so `toCoattailError` reports it as unreachable). */
+export class KinesisCallTimeout extends Error {
+  override readonly name = 'TimeoutError';
+  readonly code = 'ETIMEDOUT';
+  constructor(readonly timeoutMs: number, options?: ErrorOptions) {
+    super(`no answer within ${timeoutMs} ms`, options);
+  }
+}
+
+/**
+ * Sends one request with a deadline. The HTTP handler's requestTimeout stops at the response headers, so a
+ * server that answers the headers and then stalls the body would keep the call (and the split) waiting forever;
+ * the deadline covers the SDK's attempts and the body. `cancel` (closing the reader) aborts without a timeout.
+ */
+export async function sendWithDeadline<T>(
+  send: (options: { abortSignal: AbortSignal; requestTimeout: number }) => Promise<T>,
+  timeoutMs: number,
+  cancel?: AbortSignal,
+): Promise<T> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onCancel = (): void => controller.abort();
+  if (cancel?.aborted) controller.abort();
+  else cancel?.addEventListener('abort', onCancel, { once: true });
+  try {
+    return await send({ abortSignal: controller.signal, requestTimeout: timeoutMs });
+  } catch (error) {
+    if (timedOut && !cancel?.aborted) throw new KinesisCallTimeout(timeoutMs, { cause: error });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    cancel?.removeEventListener('abort', onCancel);
+  }
+}
 
 export class KinesisShardReader implements SplitReader {
   private iterator: string | undefined;
@@ -47,6 +96,7 @@ export class KinesisShardReader implements SplitReader {
   private finished: boolean;
   private closed = false;
   private throttledAttempts = 0;
+  private timedOutAttempts = 0;
   private readonly abort = new AbortController();
   // Records are handed on verbatim: invalid UTF-8 becomes U+FFFD as in files, and a byte-order mark is kept.
   private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -102,11 +152,15 @@ export class KinesisShardReader implements SplitReader {
     this.lastCallAt = Date.now();
     let output;
     try {
-      output = await this.client.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: GET_RECORDS_LIMIT }), {
-        abortSignal: this.abort.signal,
-      });
+      const command = new GetRecordsCommand({ ShardIterator: this.iterator, Limit: GET_RECORDS_LIMIT });
+      output = await sendWithDeadline((options) => this.client.send(command, options), this.settings.requestTimeoutMs, this.abort.signal);
     } catch (error) {
       if (this.closed) return [];
+      if (error instanceof KinesisCallTimeout) {
+        // The same iterator stays valid: ask again after a pause, a bounded number of times.
+        await this.afterTimeout(error, 'reading');
+        return [];
+      }
       if (awsErrorName(error) === 'ExpiredIteratorException') {
         // The engine did not ask for records for five minutes (back-pressure): resume where reading stopped.
         this.start = this.resumePoint();
@@ -120,6 +174,7 @@ export class KinesisShardReader implements SplitReader {
       throw this.failure(error, 'reading');
     }
     this.throttledAttempts = 0;
+    this.timedOutAttempts = 0;
     const records = output.Records ?? [];
     const last = records[records.length - 1];
     if (last?.SequenceNumber !== undefined) {
@@ -150,17 +205,29 @@ export class KinesisShardReader implements SplitReader {
     if (this.start.type === 'AT_TIMESTAMP') input.Timestamp = this.start.timestamp;
     for (let attempt = 0; !this.closed; attempt++) {
       try {
-        const output = await this.client.send(new GetShardIteratorCommand(input), { abortSignal: this.abort.signal });
+        const command = new GetShardIteratorCommand(input);
+        const output = await sendWithDeadline((options) => this.client.send(command, options), this.settings.requestTimeoutMs, this.abort.signal);
         this.iteratorObtainedAt = Date.now();
+        this.timedOutAttempts = 0;
         if (!output.ShardIterator) this.finished = true;
         return output.ShardIterator;
       } catch (error) {
         if (this.closed) break;
+        if (error instanceof KinesisCallTimeout) {
+          await this.afterTimeout(error, 'opening');
+          continue;
+        }
         if (!isThrottling(error)) throw this.failure(error, 'opening');
         await sleep(backoffMs(attempt, THROTTLE_BASE_MS, THROTTLE_CAP_MS), this.abort.signal);
       }
     }
     return undefined;
+  }
+
+  /** A call ran out of time: wait and let the caller try again, or fail the split once too many did in a row. */
+  private async afterTimeout(error: KinesisCallTimeout, doing: 'reading' | 'opening'): Promise<void> {
+    if (++this.timedOutAttempts >= this.settings.timeoutAttempts) throw this.failure(error, doing);
+    await sleep(backoffMs(this.timedOutAttempts - 1, TIMEOUT_BACKOFF_BASE_MS, TIMEOUT_BACKOFF_CAP_MS), this.abort.signal);
   }
 
   /** Where to start a renewed iterator: after the last record read, else where the expired one started. */

@@ -3,7 +3,15 @@ import { KinesisClient, ListShardsCommand, type ListShardsCommandInput, type Sha
 import type { Source, SplitDescriptor, SplitPosition, SplitReader } from '../../runtime/api/source.js';
 import { CoattailError } from '../../runtime/errors.js';
 import { awsClientConfig, backoffMs, isThrottling, resolveAwsEndpoint, sleep, toCoattailError } from '../aws-client.js';
-import { KinesisShardReader, MIN_GET_RECORDS_INTERVAL_MS, type ShardStart } from './kinesis-shard-reader.js';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  KinesisCallTimeout,
+  KinesisShardReader,
+  MIN_GET_RECORDS_INTERVAL_MS,
+  sendWithDeadline,
+  TIMEOUT_ATTEMPTS,
+  type ShardStart,
+} from './kinesis-shard-reader.js';
 
 export type KinesisStart = 'TRIM_HORIZON' | 'LATEST' | { readonly timestamp: Date };
 
@@ -21,6 +29,8 @@ export interface KinesisSourceOptions {
   readonly pollMs?: number;
   /** Live mode: how often to look for new shards (resharding). Default 10 s. */
   readonly rediscoverMs?: number;
+  /** The longest one Kinesis call may take, response included; 3 in a row over it fail the source. Default 30 s. */
+  readonly requestTimeoutMs?: number;
   /** A client to use instead of one built from `awsClientConfig('kinesis')`; it is not destroyed by the source. */
   readonly client?: KinesisClient;
 }
@@ -83,7 +93,7 @@ function validateOptions(options: KinesisSourceOptions): KinesisSourceOptions {
       throw new CoattailError('BAD_ARGUMENT', 'Kinesis start must be TRIM_HORIZON, LATEST or { timestamp: <a valid Date> }');
     }
   }
-  for (const name of ['idleMs', 'pollMs', 'rediscoverMs'] as const) {
+  for (const name of ['idleMs', 'pollMs', 'rediscoverMs', 'requestTimeoutMs'] as const) {
     const value = options[name];
     if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
       throw new CoattailError('BAD_ARGUMENT', `Kinesis source option ${name} must be a positive number of milliseconds, got ${value}`);
@@ -130,6 +140,9 @@ class KinesisSource implements Source {
   private readonly clients: ClientLease;
   private shards = new Map<string, ShardInfo>();
   private listedOnce = false;
+  /** The listing in progress: callers share it, so an older listing can never overwrite a newer one. */
+  private listing: Promise<ShardInfo[]> | undefined;
+  private readonly requestTimeoutMs: number;
   private readonly bornDuringRun = new Set<string>();
   private readonly restoredShards = new Set<string>();
 
@@ -140,6 +153,7 @@ class KinesisSource implements Source {
     this.rediscoverMs = this.bounded ? undefined : (options.rediscoverMs ?? DEFAULT_REDISCOVER_MS);
     this.endpoint = resolveAwsEndpoint('kinesis', options.endpoint);
     this.clients = new ClientLease(this.endpoint, options.client);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
   async discoverSplits(): Promise<SplitDescriptor[]> {
@@ -185,6 +199,8 @@ class KinesisSource implements Source {
         heartbeatMs: HEARTBEAT_MS,
         // A closed shard holds nothing newer than now, so LATEST on it reads nothing.
         finishedAtOpen: start.type === 'LATEST' && shard.closed,
+        requestTimeoutMs: this.requestTimeoutMs,
+        timeoutAttempts: TIMEOUT_ATTEMPTS,
       },
       start,
       () => this.clients.release(),
@@ -217,7 +233,12 @@ class KinesisSource implements Source {
     return { type: 'AT_TIMESTAMP', timestamp: start.timestamp };
   }
 
-  private async listShards(): Promise<ShardInfo[]> {
+  private listShards(): Promise<ShardInfo[]> {
+    this.listing ??= this.listAllShards().finally(() => (this.listing = undefined));
+    return this.listing;
+  }
+
+  private async listAllShards(): Promise<ShardInfo[]> {
     const client = this.clients.acquire();
     try {
       const listed: Shard[] = [];
@@ -249,13 +270,18 @@ class KinesisSource implements Source {
   }
 
   private async sendListShards(client: KinesisClient, input: ListShardsCommandInput) {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, timeouts = 0; ; attempt++) {
       try {
-        return await client.send(new ListShardsCommand(input));
+        return await sendWithDeadline((options) => client.send(new ListShardsCommand(input), options), this.requestTimeoutMs);
       } catch (error) {
         // ListShards allows 1,000 calls per second per stream; a few patient retries cover bursts.
         if (isThrottling(error) && attempt + 1 < LIST_SHARDS_ATTEMPTS) {
           await sleep(backoffMs(attempt, 500, 5_000));
+          continue;
+        }
+        // A stuck endpoint: a few more tries, then one line instead of a discovery that never ends.
+        if (error instanceof KinesisCallTimeout && ++timeouts < TIMEOUT_ATTEMPTS) {
+          await sleep(backoffMs(timeouts - 1, 200, 2_000));
           continue;
         }
         throw toCoattailError(error, {

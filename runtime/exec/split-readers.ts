@@ -23,18 +23,38 @@ export interface SplitReading {
   readonly onActivity: (split: number) => void;
 }
 
+/** How often a split held back waiting for its children checks whether reading has stopped. */
+const STOP_CHECK_MS = 100;
+
 export class SplitReaders {
   private readonly splits: SplitDescriptor[] = [];
   private readonly reads = new Map<string, Promise<void>>();
   private readonly starts: Array<{ position: SplitPosition | undefined; ended: boolean }> = [];
   private readonly all: Array<Promise<void>> = [];
+  /**
+   * A live source that reshards (rediscovery and parents): a split that ends there (a closed Kinesis shard) is
+   * continued by children that may not have been discovered yet. Reporting its end before they join would let
+   * the run see every split ended (and stop), and let the watermark jump to +infinity ahead of the children.
+   */
+  private readonly holdEndsForChildren: boolean;
+  /** Splits that a split in the run names as a parent. */
+  private readonly continued = new Set<string>();
+  private readonly waitingForChild = new Map<string, () => void>();
 
-  constructor(private readonly reading: SplitReading) {}
+  constructor(private readonly reading: SplitReading) {
+    const source = reading.source;
+    this.holdEndsForChildren = !source.bounded && source.rediscoverMs !== undefined && typeof source.parentsOf === 'function';
+  }
 
   /** Start reading a split (index = order of addition) from a position, or report it ended at once. */
   add(split: SplitDescriptor, position: SplitPosition | undefined, ended: boolean): void {
     this.splits.push(split);
     this.starts.push({ position, ended });
+    for (const parent of this.reading.source.parentsOf?.(split) ?? []) {
+      if (parent === split.splitId) continue;
+      this.continued.add(parent);
+      this.waitingForChild.get(parent)?.();
+    }
     this.all.push(this.start(this.splits.length - 1));
   }
 
@@ -59,26 +79,33 @@ export class SplitReaders {
     return read;
   }
 
+  /** Reads a split to its end and reports the end; children chain on this promise, so they start after it. */
   private async read(split: SplitDescriptor, index: number): Promise<void> {
-    const { results, inFlight, pool, source } = this.reading;
+    const { results } = this.reading;
     const { position, ended } = this.starts[index]!;
-    if (ended) {
-      results.put(results.reserve(), Promise.resolve({ kind: 'split-end', split: index }));
-      return;
+    if (!ended && !(await this.readToEnd(split, index, position))) return;
+    if (this.holdEndsForChildren) {
+      await this.childJoined(split.splitId);
+      if (this.reading.shouldStop()) return;
     }
+    results.put(results.reserve(), Promise.resolve({ kind: 'split-end', split: index }));
+  }
+
+  /** True when the reader reached the split's end, false when reading stopped first. */
+  private async readToEnd(split: SplitDescriptor, index: number, position: SplitPosition | undefined): Promise<boolean> {
+    const { results, inFlight, pool, source } = this.reading;
     const reader = await source.openSplit(split, position);
     try {
       for (;;) {
         await inFlight.acquire();
-        if (this.reading.shouldStop()) return;
+        if (this.reading.shouldStop()) return false;
         const chunk = await reader.next();
-        if (this.reading.shouldStop()) return;
-        const seq = results.reserve();
+        if (this.reading.shouldStop()) return false;
         if (!chunk) {
           inFlight.release(); // only chunks hold a place until they are applied
-          results.put(seq, Promise.resolve({ kind: 'split-end', split: index }));
-          return;
+          return true;
         }
+        const seq = results.reserve();
         this.reading.onActivity(index);
         const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
         const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
@@ -88,5 +115,26 @@ export class SplitReaders {
     } finally {
       await reader.close();
     }
+  }
+
+  /**
+   * Resolves once a split naming `splitId` as a parent has been added (discovery runs every `rediscoverMs`),
+   * or reading stops. `add` registers a child before starting it, so the parent's end is put before the
+   * child's first chunk.
+   */
+  private childJoined(splitId: string): Promise<void> {
+    if (this.continued.has(splitId)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const finish = (): void => {
+        clearInterval(stopCheck);
+        this.waitingForChild.delete(splitId);
+        resolve();
+      };
+      const stopCheck = setInterval(() => {
+        if (this.reading.shouldStop()) finish();
+      }, STOP_CHECK_MS);
+      stopCheck.unref();
+      this.waitingForChild.set(splitId, finish);
+    });
   }
 }
