@@ -2,18 +2,20 @@
 // application). Alerts of all modules land in one anomaly_alerts table.
 
 import { defineJob, type DataStream, type TableRow } from 'coattail';
-import { loadFeatures } from './modules/config.js';
+import { prepareFeatures } from './modules/prepare-features.js';
 import { qualityStage } from './modules/quality-stage.js';
 import { exchangeSpreads, volumeAnomalies, whaleTrades } from './modules/detectors.js';
 import { writeAlerts } from './modules/alert-output.js';
 
-export default defineJob('coat-tail-all', (env, context) => {
-  const features = loadFeatures(context.configPath);
-  const trades = qualityStage(env, features, context);
-  const alerts: DataStream<TableRow>[] = [];
-  if (features.whale.enabled) alerts.push(whaleTrades(trades, features));
-  if (features.volume.enabled) alerts.push(volumeAnomalies(trades, features));
-  if (features.spread.enabled) alerts.push(exchangeSpreads(trades, features));
-  const [first, ...rest] = alerts;
-  if (first) writeAlerts(rest.length > 0 ? first.union(...rest) : first, context);
+export default defineJob('coat-tail-all', {
+  prepare: prepareFeatures,
+  build: (env, context, features) => {
+    const trades = qualityStage(env, features, context);
+    const alerts: DataStream<TableRow>[] = [];
+    if (features.whale.enabled) alerts.push(whaleTrades(trades, features));
+    if (features.volume.enabled) alerts.push(volumeAnomalies(trades, features));
+    if (features.spread.enabled) alerts.push(exchangeSpreads(trades, features));
+    const [first, ...rest] = alerts;
+    if (first) writeAlerts(rest.length > 0 ? first.union(...rest) : first, context);
+  },
 });

@@ -2,7 +2,7 @@
 
 import type { RunOptions, RunResult } from './exec/coordinator.js';
 
-export { defineJob, type JobContext, type JobDefinition } from './graph/job.js';
+export { defineJob, type JobContext, type JobDefinition, type PreparedJobOptions } from './graph/job.js';
 export { StreamEnvironment, DataStream, KeyedStream, WindowedStream, ConnectedStreams } from './graph/data-stream.js';
 export { OutputTag } from './graph/functions.js';
 export type {

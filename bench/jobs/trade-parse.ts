@@ -1,6 +1,7 @@
 // The parse step shared by benchmark jobs: JSON text to a trade with its event time in epoch milliseconds.
 
 import type { Collector, ProcessContext, RawRecord } from 'coattail';
+import { parseEventTime } from '../../jobs/modules/trade.js';
 
 export interface ParsedTrade {
   event_id: string;
@@ -24,11 +25,8 @@ export function parseTrade(raw: RawRecord, context: ProcessContext, out: Collect
     return;
   }
   if (typeof value !== 'object' || value === null) return;
-  // Event time once, here: the watermark extractor runs in two threads and should stay a field read.
-  value.timestamp = toMillis(value.timestamp);
+  // Event time once, here: the watermark extractor runs in two threads and should stay a field read. The
+  // detectors' char-code ISO parser, because Date.parse costs several times more per line.
+  value.timestamp = parseEventTime(value.timestamp) ?? Number.NaN;
   out.collect(value as unknown as ParsedTrade);
-}
-
-function toMillis(time: unknown): number {
-  return typeof time === 'number' ? time : typeof time === 'string' ? Date.parse(time) : Number.NaN;
 }

@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import type { Source, SplitPosition } from '../api/source.js';
 import { CoattailError, describeError, isCoattailError } from '../errors.js';
 import type { CodecName } from '../transport/record-codec.js';
-import { instantiatePlan } from './job-instance.js';
+import { instantiatePlan, prepareLaunch } from './job-instance.js';
 import { bundleJob } from './job-loader.js';
 import type { FromSubtask, JobLaunch } from './messages.js';
 import { CounterRegistry, addCounts, nestCounters } from './metrics.js';
@@ -82,7 +82,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const started = Date.now();
   const log = options.log ?? ((message: string) => process.stderr.write(`coattail: ${message}\n`));
   const jobUrl = await bundleJob(options.jobFile);
-  const launch: JobLaunch = {
+  const unprepared: JobLaunch = {
     jobUrl,
     ...(options.configPath ? { configPath: options.configPath } : {}),
     sourceUri: options.source.uri,
@@ -92,6 +92,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     maxParallelism: options.maxParallelism,
     codec: options.codec ?? 'columnar',
   };
+  const launch = await prepareLaunch(unprepared, options.jobFile);
   const { name: jobName, plan } = await instantiatePlan(launch, options.jobFile);
   const splits = await options.source.discoverSplits();
   if (splits.length === 0) throw new CoattailError('SOURCE_FAILED', `source ${options.source.uri} has no splits to read`);
@@ -306,7 +307,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
 
   let rediscovery: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([subtasks.ready(), failed]);
+    // Reading and decoding start while the subtask threads boot; applying waits for them below.
     const readers = new SplitReaders({
       source: options.source,
       pool,
@@ -341,6 +342,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
           .catch((error) => log(`split discovery failed, will retry: ${describeError(error)}`));
       }, rediscoverMs);
     }
+    await Promise.race([subtasks.ready(), failed]);
     await Promise.race([applyInOrder(), failed]);
     // A final checkpoint (a savepoint when stopped) before finishing, so a kill while finishing restores exactly.
     let savepoint: CheckpointMetadata | undefined;

@@ -1,14 +1,15 @@
-// Loads a user's job file (.ts or .js, anywhere on disk): bundled once with esbuild so every thread imports
-// the same module, with the engine's own modules resolved to this installation's compiled files.
+// Loads a user's job file (.ts or .js, anywhere on disk): bundled with esbuild so every thread imports the
+// same module, with the engine's own modules resolved to this installation's compiled files.
 
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CoattailError, describeError } from '../errors.js';
 import { isJobDefinition, type JobDefinition } from '../graph/job.js';
+import { BundleCache } from './bundle-cache.js';
 
 /** The package root: dist/runtime/exec/ -> three levels up. */
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -31,32 +32,48 @@ const engineModules: Plugin = {
   },
 };
 
+/** Bundles live in the system temp folder, reused across runs while their inputs are unchanged. */
+const cache = new BundleCache(join(tmpdir(), 'coattail-jobs'));
+
 export async function bundleJob(jobFile: string): Promise<string> {
   const entry = resolve(jobFile);
   if (!existsSync(entry)) throw new CoattailError('FILE_NOT_FOUND', `job file not found: ${jobFile}`);
-  const outDir = join(tmpdir(), 'coattail-jobs');
-  mkdirSync(outDir, { recursive: true });
-  const outFile = join(outDir, `${createHash('sha256').update(entry).digest('hex').slice(0, 16)}-${process.pid}.mjs`);
+  // The same job file in another installation of coattail bundles differently (engine paths).
+  const key = createHash('sha256').update(`${packageRoot}\0${entry}`).digest('hex').slice(0, 16);
+  const cached = cache.lookup(key);
+  if (cached) return pathToFileURL(join(cached, 'job.mjs')).href;
+  const outDir = cache.newFolder(key);
+  // Imported here, not at the top: worker threads import this module for importJob and never bundle.
+  const { build } = await import('esbuild');
+  let inputs: string[];
   try {
-    await build({
-      entryPoints: [entry],
-      outfile: outFile,
+    const result = await build({
+      entryPoints: { job: entry },
+      outdir: outDir,
+      outExtension: { '.js': '.mjs' },
+      // Code split: what a job imports with import() (its prepare step's config libraries) becomes a chunk
+      // of its own, which worker threads never load, parse or compile.
+      splitting: true,
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
       sourcemap: 'inline',
+      metafile: true,
       logLevel: 'silent',
       plugins: [engineModules],
       // Bundled CommonJS dependencies still call require(); give them one.
       banner: { js: "import { createRequire as __coattailRequire } from 'node:module'; const require = __coattailRequire(import.meta.url);" },
     });
+    inputs = Object.keys(result.metafile.inputs).map((input) => resolve(input));
   } catch (error) {
+    rmSync(outDir, { recursive: true, force: true });
     const first = (error as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors?.[0];
     const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
     throw new CoattailError('JOB_COMPILE', `job file ${jobFile} does not compile: ${first?.text ?? describeError(error)}${where}`);
   }
-  return pathToFileURL(outFile).href;
+  cache.remember(key, outDir, inputs.filter((input) => existsSync(input)));
+  return pathToFileURL(join(outDir, 'job.mjs')).href;
 }
 
 export async function importJob(jobUrl: string, jobFile = jobUrl): Promise<JobDefinition> {

@@ -14,6 +14,8 @@ export interface JobLaunch {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly codec: CodecName;
+  /** What the job's prepare() returned on the coordinator (structured-cloned to each thread). */
+  readonly prepared?: unknown;
 }
 
 export interface SubtaskLaunch extends JobLaunch {

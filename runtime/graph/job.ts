@@ -1,6 +1,7 @@
 // A job file's default export: a name and a function that builds the graph on an environment.
 
 import { StreamEnvironment } from './data-stream.js';
+import { CoattailError, describeError } from '../errors.js';
 
 export interface JobContext {
   /** `-c/--config` as given on the command line, if any. */
@@ -14,14 +15,31 @@ export interface JobContext {
   readonly outputs: Readonly<Record<string, string>>;
 }
 
-export interface JobDefinition {
+export interface JobDefinition<Prepared = unknown> {
   readonly kind: 'coattail-job';
   readonly name: string;
-  readonly build: (env: StreamEnvironment, context: JobContext) => void;
+  /**
+   * Runs once, on the coordinator, before any thread builds the graph (Flink's client-side job setup):
+   * load and validate configuration there, so that worker threads neither repeat the work nor load its
+   * libraries. The value travels to every thread by structured clone, so it must be plain data.
+   */
+  readonly prepare?: (context: JobContext) => Prepared | Promise<Prepared>;
+  readonly build: (env: StreamEnvironment, context: JobContext, prepared: Prepared) => void;
 }
 
-export function defineJob(name: string, build: (env: StreamEnvironment, context: JobContext) => void): JobDefinition {
-  return { kind: 'coattail-job', name, build };
+export interface PreparedJobOptions<Prepared> {
+  readonly prepare: (context: JobContext) => Prepared | Promise<Prepared>;
+  readonly build: (env: StreamEnvironment, context: JobContext, prepared: Prepared) => void;
+}
+
+export function defineJob(name: string, build: (env: StreamEnvironment, context: JobContext) => void): JobDefinition<undefined>;
+export function defineJob<Prepared>(name: string, job: PreparedJobOptions<Prepared>): JobDefinition<Prepared>;
+export function defineJob<Prepared>(
+  name: string,
+  job: ((env: StreamEnvironment, context: JobContext) => void) | PreparedJobOptions<Prepared>,
+): JobDefinition<Prepared> | JobDefinition<undefined> {
+  if (typeof job === 'function') return { kind: 'coattail-job', name, build: job };
+  return { kind: 'coattail-job', name, prepare: job.prepare, build: job.build };
 }
 
 export function isJobDefinition(value: unknown): value is JobDefinition {
@@ -31,8 +49,20 @@ export function isJobDefinition(value: unknown): value is JobDefinition {
 /** What callers give `buildJob`: outputs default to none. */
 export type JobContextInput = Omit<JobContext, 'outputs'> & { readonly outputs?: JobContext['outputs'] };
 
-export function buildJob(job: JobDefinition, context: JobContextInput): StreamEnvironment {
+export function buildJob(job: JobDefinition, context: JobContextInput, prepared?: unknown): StreamEnvironment {
   const env = new StreamEnvironment();
-  job.build(env, { outputs: {}, ...context });
+  job.build(env, { outputs: {}, ...context }, prepared);
   return env;
+}
+
+/** Runs the job's `prepare` (if any) with the context its threads will see; checks the value can travel. */
+export async function prepareJob(job: JobDefinition, context: JobContextInput): Promise<unknown> {
+  if (!job.prepare) return undefined;
+  const prepared = await job.prepare({ outputs: {}, ...context });
+  try {
+    structuredClone(prepared);
+  } catch (error) {
+    throw new CoattailError('JOB_INVALID', `job ${job.name}: prepare() must return plain data (it is sent to every thread): ${describeError(error)}`);
+  }
+  return prepared;
 }

@@ -4,7 +4,7 @@
 
 import type { SinkFactory, SinkWriter } from '../api/sink.js';
 import { CoattailError } from '../errors.js';
-import { buildJob, type JobDefinition } from '../graph/job.js';
+import { buildJob, prepareJob, type JobContextInput, type JobDefinition } from '../graph/job.js';
 import { LogicalGraph } from '../graph/logical-graph.js';
 import { planJob, type PhysicalPlan } from '../plan/physical-plan.js';
 import { DecodeStage } from '../exec/decode-stage.js';
@@ -59,6 +59,8 @@ export class JobTestHarness {
   private sinkSteps: string[] = [];
   private chunkSeq = 0;
   private finished = false;
+  /** The job's prepare() result, made once like the coordinator does and cloned into every build. */
+  private prepared: unknown;
 
   private constructor(
     private readonly job: JobDefinition,
@@ -82,6 +84,7 @@ export class JobTestHarness {
   }
 
   private async start(): Promise<void> {
+    this.prepared = await prepareJob(this.job, this.context());
     const decodePlan = this.instantiate();
     this.sinkSteps = decodePlan.graph.nodes.filter((node) => node.spec.kind === 'sink').map((node) => node.uid);
     this.ordered = new OrderedStage(decodePlan.dedupe, this.coordinatorMetrics);
@@ -118,9 +121,13 @@ export class JobTestHarness {
   }
 
   /** Build the job's graph with every sink replaced by a capturing one, and plan it. */
-  private instantiate(): PhysicalPlan {
+  private context(): JobContextInput {
     const { configPath, live, outputs } = this.options;
-    const env = buildJob(this.job, { ...(configPath ? { configPath } : {}), live: live ?? false, outputs: outputs ?? {} });
+    return { ...(configPath ? { configPath } : {}), live: live ?? false, outputs: outputs ?? {} };
+  }
+
+  private instantiate(): PhysicalPlan {
+    const env = buildJob(this.job, this.context(), structuredClone(this.prepared));
     const graph = new LogicalGraph();
     for (const node of env.graph.nodes) {
       const spec = node.spec.kind === 'sink' ? { kind: 'sink' as const, factory: this.capture(node.uid, node.spec.factory.name) } : node.spec;
