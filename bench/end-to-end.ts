@@ -19,6 +19,8 @@ export interface Variant {
   readonly parallelism?: number;
   readonly decodeThreads?: number;
   readonly codec?: 'columnar' | 'msgpack' | 'structured-clone';
+  /** false: `--no-pre-aggregate`, every record travels to its window. */
+  readonly preAggregate?: false;
   /** Extra Node/V8 flags for the CLI process (they reach every worker thread), e.g. `--max-semi-space-size=32`. */
   readonly nodeArgs?: readonly string[];
   /** The issue's target: at least this many times the baseline's lines/s. */
@@ -33,9 +35,11 @@ export const DEFAULT_VARIANTS: readonly Variant[] = [
   { name: 'window-p1', job: WINDOW_JOB, parallelism: 1, targetRatio: 0.6 },
   { name: 'window-p2', job: WINDOW_JOB, parallelism: 2, targetRatio: 1.2 },
   { name: 'window-p2-decode1', job: WINDOW_JOB, parallelism: 2, decodeThreads: 1 },
-  { name: 'window-p2-structured-clone', job: WINDOW_JOB, parallelism: 2, codec: 'structured-clone' },
-  { name: 'window-p1-columnar', job: WINDOW_JOB, parallelism: 1, codec: 'columnar' },
-  { name: 'window-p2-columnar', job: WINDOW_JOB, parallelism: 2, codec: 'columnar' },
+  // Every record to its window: the per-record path, and how the batch codecs compare on it.
+  { name: 'window-p1-records', job: WINDOW_JOB, parallelism: 1, preAggregate: false },
+  { name: 'window-p2-records', job: WINDOW_JOB, parallelism: 2, preAggregate: false },
+  { name: 'window-p2-records-msgpack', job: WINDOW_JOB, parallelism: 2, preAggregate: false, codec: 'msgpack' },
+  { name: 'window-p2-records-structured-clone', job: WINDOW_JOB, parallelism: 2, preAggregate: false, codec: 'structured-clone' },
   { name: 'parse-job-p2', job: PARSE_JOB, parallelism: 2 },
 ];
 
@@ -90,6 +94,7 @@ function cliArgs(variant: Variant, data: string, outDir: string): string[] {
   const args = ['run', variant.job!, '-s', `file:${data}`, '-o', outDir, '-f', 'jsonl', '-p', String(variant.parallelism ?? 1), '-q'];
   if (variant.decodeThreads) args.push('--decode-threads', String(variant.decodeThreads));
   if (variant.codec) args.push('--codec', variant.codec);
+  if (variant.preAggregate === false) args.push('--no-pre-aggregate');
   return args;
 }
 

@@ -14,6 +14,7 @@ import type { OperatorEnvironment, OperatorSnapshot, StreamOperator } from '../r
 import { KeyedStateBackend } from '../runtime/state/keyed-state-backend.js';
 import { MinHeap } from '../runtime/time/min-heap.js';
 import { keyGroupFor } from '../runtime/plan/key-groups.js';
+import type { PartialAggregate } from '../runtime/exec/pre-aggregation.js';
 
 export interface WindowOperatorSpec {
   readonly assigner: WindowAssigner;
@@ -23,6 +24,9 @@ export interface WindowOperatorSpec {
   readonly lateTag?: string;
   readonly lateCounter?: string;
 }
+
+/** A window just opened, before its first record or partial is in. */
+const NO_ACCUMULATOR: unique symbol = Symbol('no accumulator');
 
 interface OpenWindow {
   readonly start: number;
@@ -73,23 +77,38 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
       // Fired once when the watermark reached its end: anything for it now is late.
       if (window.end <= this.windowWatermark) continue;
       assigned = true;
-      let byKey = this.windowsByEnd.get(window.end);
-      if (!byKey) {
-        byKey = new Map();
-        this.windowsByEnd.set(window.end, byKey);
-        this.pendingEnds.push(window.end);
-      }
-      let open = byKey.get(key);
-      if (!open) {
-        open = { start: window.start, accumulator: this.spec.aggregate.createAccumulator() };
-        byKey.set(key, open);
-      }
-      open.accumulator = this.spec.aggregate.add(value, open.accumulator);
+      const open = this.openWindow(key, window.start, window.end);
+      open.accumulator = this.spec.aggregate.add(value, open.accumulator === NO_ACCUMULATOR ? this.spec.aggregate.createAccumulator() : open.accumulator);
     }
     if (!assigned) {
       this.lateRecords?.inc();
       if (this.spec.lateTag) this.env.output.emitSide(this.spec.lateTag, value, timestamp);
     }
+  }
+
+  processPartial(partial: unknown): void {
+    const [key, start, end, accumulator] = partial as PartialAggregate;
+    // The coordinator only sends partials that cannot be late (pre-aggregation.ts); one that is would lose records.
+    if (end <= this.windowWatermark) {
+      throw new Error(`internal error: a pre-aggregated window [${start}, ${end}) of key "${key}" arrived after it fired`);
+    }
+    const open = this.openWindow(key, start, end);
+    open.accumulator = open.accumulator === NO_ACCUMULATOR ? accumulator : this.spec.aggregate.merge!(open.accumulator, accumulator);
+  }
+
+  private openWindow(key: string, start: number, end: number): OpenWindow {
+    let byKey = this.windowsByEnd.get(end);
+    if (!byKey) {
+      byKey = new Map();
+      this.windowsByEnd.set(end, byKey);
+      this.pendingEnds.push(end);
+    }
+    let open = byKey.get(key);
+    if (!open) {
+      open = { start, accumulator: NO_ACCUMULATOR };
+      byKey.set(key, open);
+    }
+    return open;
   }
 
   onWatermark(watermark: number): number {

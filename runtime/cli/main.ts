@@ -40,6 +40,7 @@ export function buildProgram(): Command {
     .option('--speed <factor>', 'generator pace multiplier for the simulated market', positiveNumber('--speed'), 1)
     .option('--decode-threads <n>', 'threads parsing input (default: the number of cores)', positiveInt('--decode-threads'))
     .option('--codec <codec>', 'batch encoding between threads: columnar | msgpack | structured-clone', 'columnar')
+    .option('--no-pre-aggregate', 'send every record to its window; no per-chunk partials for aggregates with merge()')
     .option('-q, --quiet', 'no status line')
     .option('--checkpoint-dir <dir>', 'where checkpoints go: a folder or s3://bucket/prefix', './checkpoints')
     .option('--checkpoint-interval <duration>', 'time between checkpoints, e.g. 60s, 500ms', '60s')

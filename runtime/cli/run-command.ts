@@ -17,6 +17,7 @@ export interface RunFlags {
   readonly speed: number;
   readonly decodeThreads?: number;
   readonly codec: string;
+  readonly preAggregate: boolean;
   readonly quiet?: boolean;
   readonly verbose: boolean;
   readonly checkpoints: boolean;
@@ -86,6 +87,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
       ...(flags.config ? { configPath: flags.config } : {}),
       outputs,
       codec: flags.codec as CodecName,
+      ...(flags.preAggregate === false ? { preAggregate: false } : {}),
       ...(flags.decodeThreads ? { decodeThreads: flags.decodeThreads } : {}),
       signal: controller.signal,
       ...(flags.checkpoints

@@ -19,6 +19,8 @@ import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
 import { writeOutputFile } from '../../connectors/sinks/output-file.js';
 import { SplitReaders, type Item } from './split-readers.js';
+import { WatermarkCeiling } from './watermark-ceiling.js';
+import type { DecodeRequest, DecodeResult } from './decode-stage.js';
 import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoint/checkpoint-coordinator.js';
 import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';
 import { prepareRestore, type RestoredRun } from './restore-run.js';
@@ -44,6 +46,8 @@ export interface RunOptions {
   /** Extra outputs for the job to wire (`dlq`, `alerts`), see JobContext.outputs. */
   readonly outputs?: Readonly<Record<string, string>>;
   readonly codec?: CodecName;
+  /** false: no pre-aggregation of windows in the decode stage (see AggregateFunction.merge). Default true. */
+  readonly preAggregate?: boolean;
   /** Threads decoding chunks; default: the number of cores. */
   readonly decodeThreads?: number;
   readonly creditsPerChannel?: number;
@@ -91,6 +95,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     parallelism: options.parallelism,
     maxParallelism: options.maxParallelism,
     codec: options.codec ?? 'columnar',
+    ...(options.preAggregate === false ? { preAggregate: false } : {}),
   };
   const launch = await prepareLaunch(unprepared, options.jobFile);
   const { name: jobName, plan } = await instantiatePlan(launch, options.jobFile);
@@ -178,6 +183,27 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
 
   const lastActivity = splits.map(() => Date.now());
   const idle = splits.map(() => false);
+  const ceiling = new WatermarkCeiling(
+    {
+      count: () => splits.length,
+      watermark: (split) => (ended[split] ? Number.POSITIVE_INFINITY : ordered.splitWatermark(split)),
+      active: (split) => ended[split]! || !idle[split],
+    },
+    restored ? Math.max(...splits.map((_, split) => ordered.splitWatermark(split))) : Number.NEGATIVE_INFINITY,
+  );
+
+  /** Partials may be sent only if no subtask can have reached the watermark at which one would be late. */
+  async function withoutLatePartials(item: Extract<Item, { kind: 'chunk' }>): Promise<DecodeResult> {
+    const { result, split } = item;
+    if (result.partialsFireAt === undefined) return result;
+    let chunkMax = Number.NEGATIVE_INFINITY;
+    for (const time of result.eventTimes ?? []) if (time > chunkMax) chunkMax = time;
+    if (result.partialsFireAt > ceiling.after(split, chunkMax)) return result;
+    const payload = result.payload ?? item.request.payload;
+    const request: DecodeRequest = { ...item.request, payload, preAggregate: false };
+    const transferList = payload.kind === 'lines' ? [payload.bytes.buffer as ArrayBuffer] : [];
+    return (await pool.run(request, { transferList })) as DecodeResult;
+  }
 
   const contribution = (checkpointId: number): CoordinatorContribution => {
     const { state: orderedState, files } = ordered.snapshot((index) => `shared/dedupe-${checkpointId}-${index}.segment`);
@@ -237,6 +263,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   }
 
   let openSplits = splits.length;
+  /** A chunk is between its ceiling check and the last of its batches being posted. */
+  let applying = false;
   async function applyInOrder(): Promise<void> {
     while (openSplits > 0 && !failure) {
       const item = await nextItem(results.next());
@@ -245,18 +273,22 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
         openSplits--;
         ended[item.split] = true;
         subtasks.broadcast({ type: 'split-end', split: item.split });
+        ceiling.update();
         continue;
       }
       inFlight.release();
-      const { result, split } = item;
-      recordsIn.inc(result.recordsIn);
-      recordsInTotal += result.recordsIn;
-      addCounts(decodeCounters, result.counters);
+      const { split } = item;
+      applying = true;
       if (idle[split]) {
         idle[split] = false;
         subtasks.broadcast({ type: 'split-idle', split, idle: false });
       }
+      const result = await withoutLatePartials(item);
+      recordsIn.inc(result.recordsIn);
+      recordsInTotal += result.recordsIn;
+      addCounts(decodeCounters, result.counters);
       const stamps = ordered.apply(split, result);
+      ceiling.update();
       for (let t = 0; t < result.targets.length; t++) {
         const target = result.targets[t]!;
         const subtask = subtasks.subtasks[target.subtask]!;
@@ -270,6 +302,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
           eventTimes.buffer as ArrayBuffer,
         ]);
       }
+      applying = false;
       positions[split] = item.endPosition;
       maybeCheckpoint();
     }
@@ -277,11 +310,14 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
 
   const idleMs = plan.watermarks?.idleMs ?? Number.POSITIVE_INFINITY;
   const idleCheck = setInterval(() => {
+    // Not between checking a chunk's partials against the ceiling and sending them: idleness raises it.
+    if (applying) return;
     const now = Date.now();
     splits.forEach((_, split) => {
       if (!idle[split] && !ended[split] && now - lastActivity[split]! > idleMs) {
         idle[split] = true;
         subtasks.broadcast({ type: 'split-idle', split, idle: true });
+        ceiling.update();
       }
     });
   }, Math.max(50, Math.min(1000, idleMs / 4)));

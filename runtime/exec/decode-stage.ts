@@ -11,11 +11,14 @@ import { createOperator } from './operator-factory.js';
 import type { Emitter, StreamOperator } from './stream-operator.js';
 import { createCodec, type CodecName, type RecordCodec } from '../transport/record-codec.js';
 import { annotateStepError } from './step-error.js';
+import { emptyRoutedRecords, preAggregate, type RoutedRecords } from './pre-aggregation.js';
 
 export interface DecodeRequest {
   readonly chunkSeq: number;
   readonly origin: string;
   readonly payload: ChunkPayload;
+  /** false: send every record as it is, even where the plan allows pre-aggregation (the coordinator's retry). */
+  readonly preAggregate?: boolean;
 }
 
 export interface TargetBatch {
@@ -39,27 +42,31 @@ export interface DecodeResult {
   readonly dedupeTimes?: Float64Array;
   readonly eventTimes?: Float64Array;
   readonly targets: TargetBatch[];
+  /**
+   * Set when records were pre-aggregated: the lowest watermark at which one of the partials would be late.
+   * The coordinator sends the batches only if no subtask can have reached it (see pre-aggregation.ts).
+   */
+  readonly partialsFireAt?: number;
+  /** With partialsFireAt: the chunk's bytes, handed back so the coordinator can have it decoded again. */
+  readonly payload?: ChunkPayload;
 }
 
 type Push = (value: unknown, timestamp: number | null) => void;
-
-class TargetBuilder {
-  readonly records: unknown[] = [];
-  readonly masks: number[] = [];
-  readonly orderedIndex: number[] = [];
-  readonly eventTimes: number[] = [];
-}
 
 export class DecodeStage {
   private readonly metrics = new CounterRegistry();
   private readonly codec: RecordCodec;
   private sourcePushes: Push[] = [];
-  private targets: Map<number, TargetBuilder> = new Map();
+  private targets: Map<number, RoutedRecords> = new Map();
   private orderedCount = 0;
   private dedupeKeys: string[] = [];
   private dedupeTimes: number[] = [];
   private eventTimes: number[] = [];
+  /** The newest event time among this chunk's ordered records. */
+  private chunkMaxTime = Number.NEGATIVE_INFINITY;
   private chunkSeq = 0;
+  /** This chunk may be pre-aggregated (the plan allows it, the run and the request do not turn it off). */
+  private preAggregating = false;
   /** While an ordered record travels through the pure steps after the ordered stage: its index and event time. */
   private orderedIndex = -1;
   private orderedTime = Number.NaN;
@@ -73,12 +80,19 @@ export class DecodeStage {
     private readonly parallelism: number,
     private readonly maxParallelism: number,
     codec: CodecName,
+    private readonly preAggregation: boolean,
   ) {
     this.codec = createCodec(codec);
   }
 
-  static async create(plan: PhysicalPlan, parallelism: number, maxParallelism: number, codec: CodecName = 'msgpack'): Promise<DecodeStage> {
-    const stage = new DecodeStage(plan, parallelism, maxParallelism, codec);
+  static async create(
+    plan: PhysicalPlan,
+    parallelism: number,
+    maxParallelism: number,
+    codec: CodecName = 'msgpack',
+    preAggregation = true,
+  ): Promise<DecodeStage> {
+    const stage = new DecodeStage(plan, parallelism, maxParallelism, codec, preAggregation);
     await stage.wire();
     return stage;
   }
@@ -97,7 +111,8 @@ export class DecodeStage {
     const exits = [...plan.exits].sort((a, b) => Number(!a.key) - Number(!b.key));
     for (const exit of exits) {
       const selector = exit.key?.selector;
-      list(exit.from, exit.tag).push((value) => this.route(exit.index, exit.ordered, selector, value));
+      const preAggregated = plan.preAggregated.findIndex((p) => p.exit === exit.index);
+      list(exit.from, exit.tag).push((value) => this.route(exit.index, exit.ordered, selector, value, preAggregated));
     }
     const orderedTail = plan.orderedNodes[plan.orderedNodes.length - 1];
     if (orderedTail !== undefined) {
@@ -149,6 +164,8 @@ export class DecodeStage {
     this.dedupeKeys = [];
     this.dedupeTimes = [];
     this.eventTimes = [];
+    this.chunkMaxTime = Number.NEGATIVE_INFINITY;
+    this.preAggregating = this.preAggregation && request.preAggregate !== false && this.plan.preAggregated.length > 0;
     this.lastValue = undefined;
     const recordsIn = forEachRawRecord(request.payload, request.origin, (record) => {
       this.orderedIndex = -1;
@@ -172,28 +189,48 @@ export class DecodeStage {
         throw annotateStepError(new Error(`its timestamp function returned ${String(this.orderedTime)}, not epoch milliseconds`), plan.watermarks.name);
       }
       this.eventTimes.push(this.orderedTime);
+      if (this.orderedTime > this.chunkMaxTime) this.chunkMaxTime = this.orderedTime;
     }
   }
 
-  private route(exit: number, ordered: boolean, selector: ((value: unknown) => string) | undefined, value: unknown): void {
+  private route(
+    exit: number,
+    ordered: boolean,
+    selector: ((value: unknown) => string) | undefined,
+    value: unknown,
+    preAggregated: number,
+  ): void {
     const index = ordered ? this.orderedIndex : -this.orderedCount - 1;
     const sameRecord = value === this.lastValue && index === this.lastIndex;
-    const subtask = selector
-      ? subtaskForKey(selector(value), this.parallelism, this.maxParallelism)
-      : sameRecord
-        ? this.lastSubtask
-        : this.chunkSeq % this.parallelism;
-    let builder = this.targets.get(subtask);
-    if (!builder) this.targets.set(subtask, (builder = new TargetBuilder()));
-    const last = builder.records.length - 1;
+    const key = selector ? selector(value) : undefined;
+    const subtask =
+      key !== undefined
+        ? subtaskForKey(key, this.parallelism, this.maxParallelism)
+        : sameRecord
+          ? this.lastSubtask
+          : this.chunkSeq % this.parallelism;
+    let routed = this.targets.get(subtask);
+    if (!routed) this.targets.set(subtask, (routed = emptyRoutedRecords()));
+    const last = routed.records.length - 1;
+    const folding = preAggregated >= 0 && this.preAggregating;
     // The same record taking another exit: equal strings or reused objects on the same exit are distinct records.
-    if (sameRecord && last >= 0 && builder.records[last] === value && builder.orderedIndex[last] === index && (builder.masks[last]! & (1 << exit)) === 0) {
-      builder.masks[last]! |= 1 << exit;
+    // A pre-aggregated exit gets an entry of its own, so each entry carries at most one key to fold by.
+    if (
+      !folding &&
+      sameRecord &&
+      last >= 0 &&
+      routed.records[last] === value &&
+      routed.orderedIndex[last] === index &&
+      (routed.masks[last]! & (1 << exit)) === 0
+    ) {
+      routed.masks[last]! |= 1 << exit;
     } else {
-      builder.records.push(value);
-      builder.masks.push(1 << exit);
-      builder.orderedIndex.push(index);
-      builder.eventTimes.push(ordered ? this.orderedTime : Number.NaN);
+      routed.records.push(value);
+      routed.masks.push(1 << exit);
+      routed.orderedIndex.push(index);
+      routed.eventTimes.push(ordered ? this.orderedTime : Number.NaN);
+      routed.preAggregate.push(folding ? preAggregated : -1);
+      routed.keys.push(folding ? key : undefined);
     }
     this.lastValue = value;
     this.lastIndex = index;
@@ -202,14 +239,22 @@ export class DecodeStage {
 
   private result(recordsIn: number): DecodeResult {
     const targets: TargetBatch[] = [];
-    for (const [subtask, builder] of this.targets) {
+    let partialsFireAt = Number.POSITIVE_INFINITY;
+    for (const [subtask, routedAsIs] of this.targets) {
+      let routed = routedAsIs;
+      if (this.preAggregating) {
+        const folded = preAggregate(routed, this.plan.preAggregated, this.chunkMaxTime);
+        routed = folded.routed;
+        partialsFireAt = Math.min(partialsFireAt, folded.firesAt);
+      }
+      if (routed.records.length === 0) continue;
       targets.push({
         subtask,
-        count: builder.records.length,
-        records: this.codec.encode(builder.records),
-        exitMasks: Uint32Array.from(builder.masks),
-        orderedIndex: Int32Array.from(builder.orderedIndex),
-        eventTimes: Float64Array.from(builder.eventTimes),
+        count: routed.records.length,
+        records: this.codec.encode(routed.records),
+        exitMasks: Uint32Array.from(routed.masks),
+        orderedIndex: Int32Array.from(routed.orderedIndex),
+        eventTimes: Float64Array.from(routed.eventTimes),
       });
     }
     return {
@@ -220,6 +265,7 @@ export class DecodeStage {
       ...(this.plan.dedupe ? { dedupeKeys: this.dedupeKeys, dedupeTimes: Float64Array.from(this.dedupeTimes) } : {}),
       ...(this.plan.watermarks ? { eventTimes: Float64Array.from(this.eventTimes) } : {}),
       targets,
+      ...(partialsFireAt < Number.POSITIVE_INFINITY ? { partialsFireAt } : {}),
     };
   }
 }

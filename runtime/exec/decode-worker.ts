@@ -7,12 +7,17 @@ import { instantiatePlan } from './job-instance.js';
 
 const launch = workerData as JobLaunch;
 const stage: Promise<DecodeStage> = instantiatePlan(launch).then(({ plan }) =>
-  DecodeStage.create(plan, launch.parallelism, launch.maxParallelism, launch.codec),
+  DecodeStage.create(plan, launch.parallelism, launch.maxParallelism, launch.codec, launch.preAggregate !== false),
 );
 
 export default async function decodeChunk(request: DecodeRequest): Promise<unknown> {
-  const result: DecodeResult = (await stage).decode(request);
+  let result: DecodeResult = (await stage).decode(request);
   const transfer: ArrayBuffer[] = [];
+  if (result.partialsFireAt !== undefined && request.payload.kind === 'lines') {
+    // The coordinator may need the chunk decoded again without pre-aggregation; the bytes were transferred here.
+    result = { ...result, payload: request.payload };
+    transfer.push(request.payload.bytes.buffer as ArrayBuffer);
+  }
   for (const target of result.targets) {
     transfer.push(
       target.records.buffer as ArrayBuffer,

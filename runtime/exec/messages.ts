@@ -14,6 +14,8 @@ export interface JobLaunch {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly codec: CodecName;
+  /** false: never pre-aggregate windows in the decode stage (see AggregateFunction.merge). Default: on. */
+  readonly preAggregate?: boolean;
   /** What the job's prepare() returned on the coordinator (structured-cloned to each thread). */
   readonly prepared?: unknown;
 }

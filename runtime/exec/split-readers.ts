@@ -10,7 +10,13 @@ import type { OrderedResults } from './ordered-results.js';
 import type { Semaphore } from './semaphore.js';
 
 export type Item =
-  | { readonly kind: 'chunk'; readonly split: number; readonly result: DecodeResult; readonly endPosition: SplitPosition }
+  | {
+      readonly kind: 'chunk';
+      readonly split: number;
+      readonly request: DecodeRequest;
+      readonly result: DecodeResult;
+      readonly endPosition: SplitPosition;
+    }
   | { readonly kind: 'split-end'; readonly split: number };
 
 export interface SplitReading {
@@ -110,7 +116,7 @@ export class SplitReaders {
         const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
         const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
         const decoded = pool.run(request, { transferList }) as Promise<DecodeResult>;
-        results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, result, endPosition: chunk.endPosition })));
+        results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, request, result, endPosition: chunk.endPosition })));
       }
     } finally {
       await reader.close();

@@ -22,6 +22,8 @@ export interface OperatorEnvironment {
 export interface StreamOperator {
   open?(): void | Promise<void>;
   processElement(value: unknown, timestamp: number | null, port: 1 | 2): void;
+  /** Windows with a mergeable aggregate: an accumulator pre-aggregated in the decode stage (PartialAggregate). */
+  processPartial?(partial: unknown): void;
   /** The input watermark rose; fire what is due and return this operator's output watermark. */
   onWatermark(watermark: number): number;
   onProcessingTime?(now: number): void;

@@ -56,7 +56,7 @@ export class SubtaskGraph {
       if (!found) pushes.set(key, (found = []));
       return found;
     };
-    const exitPushes: Push[] = new Array(plan.exits.length);
+    const exitPushes: Push[] = new Array(plan.exits.length + plan.preAggregated.length);
     const created: SubtaskNode[] = new Array(plan.workerNodes.length);
     for (let index = plan.workerNodes.length - 1; index >= 0; index--) {
       const id = plan.workerNodes[index]!;
@@ -107,6 +107,16 @@ export class SubtaskGraph {
         };
         if (input.exit !== undefined) exitPushes[input.exit] = push;
         else list(input.node!, input.edge.tag).push(push);
+        const preAggregated = plan.preAggregated.find((p) => p.exit === input.exit);
+        if (preAggregated && input.exit !== undefined) {
+          exitPushes[preAggregated.partialExit] = (partial) => {
+            try {
+              operator.processPartial!(partial);
+            } catch (error) {
+              throw annotateStepError(error, node.uid);
+            }
+          };
+        }
       }
     }
     this.nodes.push(...created);

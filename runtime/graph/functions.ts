@@ -128,6 +128,13 @@ export interface AggregateFunction<In, Acc, Out> {
   createAccumulator(): Acc;
   add(value: In, accumulator: Acc): Acc;
   getResult(accumulator: Acc): Out;
+  /**
+   * Combines two accumulators of the same key and window, the earlier records' first. With it, a window fed
+   * straight by keyBy is pre-aggregated where records are parsed (Flink's local-global aggregation): each
+   * chunk sends one accumulator per key and window instead of its records. Floating-point sums may then
+   * differ in the last digits from adding one record at a time.
+   */
+  merge?(earlier: Acc, later: Acc): Acc;
 }
 
 export interface WindowContext {

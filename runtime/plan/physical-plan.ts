@@ -2,6 +2,8 @@
 
 import { CoattailError } from '../errors.js';
 import type { DedupeSpec, InputEdge, KeySpec, LogicalGraph, LogicalNode, WatermarkSpec } from '../graph/logical-graph.js';
+import type { AggregateFunction, WindowAssigner } from '../graph/functions.js';
+import { parseDuration } from '../time/duration.js';
 
 /**
  * Records leave the decode stage through exits. An exit names the worker-side step it feeds and how records
@@ -19,6 +21,21 @@ export interface Exit {
   readonly ordered: boolean;
 }
 
+/**
+ * A keyed exit straight into a window whose aggregate can merge accumulators: the decode stage may send one
+ * accumulator per key and window of a chunk (a partial) through `partialExit` instead of the records.
+ */
+export interface PreAggregatedExit {
+  readonly exit: number;
+  /** The exit bit partials travel on (after every record exit). */
+  readonly partialExit: number;
+  readonly window: number;
+  readonly key: KeySpec;
+  readonly assigner: WindowAssigner;
+  readonly delayMs: number;
+  readonly aggregate: AggregateFunction<unknown, unknown, unknown> & { merge(earlier: unknown, later: unknown): unknown };
+}
+
 export interface PhysicalPlan {
   readonly graph: LogicalGraph;
   readonly source: LogicalNode;
@@ -34,6 +51,8 @@ export interface PhysicalPlan {
   readonly dedupe?: DedupeSpec;
   readonly watermarks?: WatermarkSpec;
   readonly exits: readonly Exit[];
+  /** Exits whose records may travel pre-aggregated (see PreAggregatedExit). */
+  readonly preAggregated: readonly PreAggregatedExit[];
   /** Steps run inside each subtask, in topological order. */
   readonly workerNodes: readonly number[];
   /** For each worker node, which exits or worker nodes feed it. */
@@ -128,7 +147,8 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     }
     workerInputs.set(id, inputs);
   }
-  if (exits.length > 31) throw invalid('more than 31 edges leave the decode stage');
+  const preAggregated = preAggregatedExits(graph, exits, dedupe !== undefined);
+  if (exits.length + preAggregated.length > 31) throw invalid('more than 31 edges leave the decode stage');
   for (const id of workerNodes) {
     const node = graph.node(id);
     if (node.spec.kind === 'window' && !watermarks) throw invalid(`window "${node.uid}" needs event time: add withWatermarks(...) before keyBy`);
@@ -145,9 +165,36 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     ...(dedupe ? { dedupe } : {}),
     ...(watermarks ? { watermarks } : {}),
     exits,
+    preAggregated,
     workerNodes,
     workerInputs,
   };
+}
+
+/**
+ * Keyed, event-time exits into a window with a mergeable aggregate. Not with dedupe: the ordered stage drops
+ * duplicates after decoding, and a partial cannot take one record back out.
+ */
+function preAggregatedExits(graph: LogicalGraph, exits: readonly Exit[], dedupe: boolean): PreAggregatedExit[] {
+  if (dedupe) return [];
+  const found: PreAggregatedExit[] = [];
+  for (const exit of exits) {
+    const node = graph.node(exit.to);
+    const spec = node.spec;
+    if (!exit.ordered || !exit.key || spec.kind !== 'window' || node.inputs.length !== 1) continue;
+    const aggregate = spec.aggregate as AggregateFunction<unknown, unknown, unknown>;
+    if (typeof aggregate.merge !== 'function') continue;
+    found.push({
+      exit: exit.index,
+      partialExit: exits.length + found.length,
+      window: node.id,
+      key: exit.key,
+      assigner: spec.assigner,
+      delayMs: parseDuration(spec.options.delay ?? 0, `${node.uid}: delay`),
+      aggregate: aggregate as PreAggregatedExit['aggregate'],
+    });
+  }
+  return found;
 }
 
 function findOrderedHead(graph: LogicalGraph, sourceId: number, decode: Set<number>): LogicalNode | undefined {

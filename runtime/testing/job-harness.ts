@@ -13,6 +13,7 @@ import { OrderedStage, type OrderedStageState } from '../exec/ordered-stage.js';
 import type { DedupeSegmentData } from '../exec/dedupe-journal.js';
 import type { OperatorSnapshot } from '../exec/stream-operator.js';
 import { SubtaskGraph } from '../exec/subtask-graph.js';
+import { WatermarkCeiling } from '../exec/watermark-ceiling.js';
 import { createCodec, type CodecName, type RecordCodec } from '../transport/record-codec.js';
 import { copyState, narrowSnapshots, resolvePlacement, withProcessingTime, type SubtaskPlacement } from './harness-support.js';
 
@@ -27,8 +28,10 @@ export interface JobHarnessOptions extends Omit<SubtaskPlacement, 'subtaskIndex'
   readonly live?: boolean;
   /** Extra outputs as `--dlq` / `--alerts` would name them (the job decides what they mean). */
   readonly outputs?: Readonly<Record<string, string>>;
-  /** Encoding of batches between stages, as `--codec`; default msgpack. */
+  /** Encoding of batches between stages, as `--codec`; default columnar. */
   readonly codec?: CodecName;
+  /** false: as `--no-pre-aggregate`, windows get every record; default true (partials where the plan allows). */
+  readonly preAggregate?: boolean;
   /** A snapshot of an earlier harness of the same job, restored at this harness's parallelism. */
   readonly restoreFrom?: JobSnapshot;
 }
@@ -56,6 +59,7 @@ export class JobTestHarness {
   private ordered!: OrderedStage;
   private decode!: DecodeStage;
   private subtasks: SubtaskGraph[] = [];
+  private ceiling!: WatermarkCeiling;
   private sinkSteps: string[] = [];
   private chunkSeq = 0;
   private finished = false;
@@ -88,7 +92,7 @@ export class JobTestHarness {
     const decodePlan = this.instantiate();
     this.sinkSteps = decodePlan.graph.nodes.filter((node) => node.spec.kind === 'sink').map((node) => node.uid);
     this.ordered = new OrderedStage(decodePlan.dedupe, this.coordinatorMetrics);
-    this.decode = await DecodeStage.create(decodePlan, this.parallelism, this.maxParallelism, this.codec.name);
+    this.decode = await DecodeStage.create(decodePlan, this.parallelism, this.maxParallelism, this.codec.name, this.options.preAggregate !== false);
     const restore = this.options.restoreFrom;
     if (restore && restore.splits.length !== this.splitState.length) {
       throw new CoattailError('RESTORE_MISMATCH', `harness: the snapshot has ${restore.splits.length} splits, this harness ${this.splitState.length}`);
@@ -118,6 +122,14 @@ export class JobTestHarness {
       restore.splits.forEach((split, index) => Object.assign(this.splitState[index]!, { offset: split.offset, ended: split.ended }));
       addCounts(this.decodeCounters, restore.counters);
     }
+    this.ceiling = new WatermarkCeiling(
+      {
+        count: () => this.splitState.length,
+        watermark: (split) => this.splitWatermark(split),
+        active: (split) => this.splitState[split]!.ended || !this.splitState[split]!.idle,
+      },
+      restore ? Math.max(...restore.splits.map((split) => split.watermark)) : Number.NEGATIVE_INFINITY,
+    );
   }
 
   /** Build the job's graph with every sink replaced by a capturing one, and plan it. */
@@ -166,10 +178,19 @@ export class JobTestHarness {
     const payload = { kind: 'lines' as const, bytes, firstOffset: state.offset };
     state.offset += bytes.length;
     if (state.idle) await this.setIdle(split, false);
-    const result = withProcessingTime(this.clock, () => this.decode.decode({ chunkSeq: this.chunkSeq++, origin: `harness:split-${split}`, payload }));
+    const request = { chunkSeq: this.chunkSeq++, origin: `harness:split-${split}`, payload };
+    let result = withProcessingTime(this.clock, () => this.decode.decode(request));
+    if (result.partialsFireAt !== undefined) {
+      // As the coordinator: partials only while no subtask can have reached the watermark that makes one late.
+      const chunkMax = Math.max(Number.NEGATIVE_INFINITY, ...(result.eventTimes ?? []));
+      if (result.partialsFireAt <= this.ceiling.after(split, chunkMax)) {
+        result = withProcessingTime(this.clock, () => this.decode.decode({ ...request, preAggregate: false }));
+      }
+    }
     this.coordinatorMetrics.counter('records_in').inc(result.recordsIn);
     addCounts(this.decodeCounters, result.counters);
     const stamps = this.ordered.apply(split, result);
+    this.ceiling.update();
     for (let t = 0; t < result.targets.length; t++) {
       const target = result.targets[t]!;
       const graph = this.subtasks[target.subtask]!;
@@ -191,6 +212,7 @@ export class JobTestHarness {
   async setIdle(split: number, idle = true): Promise<void> {
     this.openSplit(split, 'mark idle');
     this.splitState[split]!.idle = idle;
+    this.ceiling.update();
     await this.broadcast((graph) => graph.gate.setIdle(split, idle) && graph.propagateWatermark());
   }
 
@@ -198,6 +220,7 @@ export class JobTestHarness {
   async endSplit(split: number): Promise<void> {
     this.openSplit(split, 'end');
     this.splitState[split]!.ended = true;
+    this.ceiling.update();
     await this.broadcast((graph) => graph.gate.endSplit(split) && graph.propagateWatermark());
   }
 

@@ -48,6 +48,8 @@ export default defineJob('e2e-window-count', (env) => {
         createAccumulator: () => ({ count: 0, qty: 0 }),
         add: (trade: Trade, sum: Sum) => ({ count: sum.count + 1, qty: sum.qty + trade.qty }),
         getResult: (sum: Sum) => sum,
+        // Lets the decode stage pre-aggregate per chunk; the counts are integers, so sums stay exact.
+        merge: (earlier: Sum, later: Sum) => ({ count: earlier.count + later.count, qty: earlier.qty + later.qty }),
       },
       {
         process(symbol, sum, context, out) {

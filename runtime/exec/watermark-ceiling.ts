@@ -1,0 +1,46 @@
+// The highest watermark any subtask's input gate can have forwarded so far, tracked on the coordinator.
+// A gate forwards the minimum over its active splits of what it has been sent, and the coordinator's own split
+// watermarks are never below that; so the running maximum of the coordinator's minimum bounds every gate.
+// Pre-aggregated partials are only sent while this bound stays below the watermark that would make them late.
+
+export interface SplitWatermarks {
+  count(): number;
+  /** The coordinator's watermark of a split (+Infinity once it ended). */
+  watermark(split: number): number;
+  /** False while idle: an idle split does not hold a gate back. Ended splits are active (at +Infinity). */
+  active(split: number): boolean;
+}
+
+export class WatermarkCeiling {
+  constructor(
+    private readonly splits: SplitWatermarks,
+    private highest = Number.NEGATIVE_INFINITY,
+  ) {}
+
+  get value(): number {
+    return this.highest;
+  }
+
+  /** Call after any split's watermark, idleness or end changed. */
+  update(): void {
+    this.highest = Math.max(this.highest, this.minimum(-1, Number.NEGATIVE_INFINITY));
+  }
+
+  /** The ceiling once `split` has risen to `watermark`, without recording it. */
+  after(split: number, watermark: number): number {
+    return Math.max(this.highest, this.minimum(split, watermark));
+  }
+
+  private minimum(risen: number, risenTo: number): number {
+    let minimum = Number.POSITIVE_INFINITY;
+    let active = 0;
+    for (let split = 0; split < this.splits.count(); split++) {
+      if (!this.splits.active(split)) continue;
+      active++;
+      const watermark = split === risen ? Math.max(risenTo, this.splits.watermark(split)) : this.splits.watermark(split);
+      if (watermark < minimum) minimum = watermark;
+    }
+    // A gate whose splits are all idle holds its watermark.
+    return active === 0 ? Number.NEGATIVE_INFINITY : minimum;
+  }
+}
