@@ -147,6 +147,7 @@ function hop(result: DecodeResult): DecodeResult {
   for (const target of result.targets) transfer.push(target.records.buffer as ArrayBuffer, target.exitMasks.buffer as ArrayBuffer, target.orderedIndex.buffer as ArrayBuffer, target.eventTimes.buffer as ArrayBuffer);
   if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
   if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
+  if (result.payload?.kind === 'lines') transfer.push(result.payload.bytes.buffer as ArrayBuffer);
   return structuredClone(result, { transfer });
 }
 
@@ -185,7 +186,7 @@ function parseArgs(argv: string[]): StageCostOptions {
     job: 'bench/jobs/window-count.ts',
     events: 1_000_000,
     parallelism: 2,
-    codec: 'msgpack',
+    codec: 'columnar',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];

@@ -194,11 +194,10 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
 
   /** Partials may be sent only if no subtask can have reached the watermark at which one would be late. */
   async function withoutLatePartials(item: Extract<Item, { kind: 'chunk' }>): Promise<DecodeResult> {
-    const { result, split } = item;
+    const { result } = item;
     if (result.partialsFireAt === undefined) return result;
-    let chunkMax = Number.NEGATIVE_INFINITY;
-    for (const time of result.eventTimes ?? []) if (time > chunkMax) chunkMax = time;
-    if (result.partialsFireAt > ceiling.after(split, chunkMax)) return result;
+    ceiling.update();
+    if (result.partialsFireAt > ceiling.value) return result;
     const payload = result.payload ?? item.request.payload;
     const request: DecodeRequest = { ...item.request, payload, preAggregate: false };
     const transferList = payload.kind === 'lines' ? [payload.bytes.buffer as ArrayBuffer] : [];

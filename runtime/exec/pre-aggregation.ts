@@ -1,32 +1,28 @@
 // Local pre-aggregation in the decode stage (Flink's local-global aggregation): records of one chunk bound for
-// the same subtask, key and window are folded into one accumulator, so a partial travels instead of them.
+// the same subtask, key and window are folded into one accumulator as they are parsed, and a partial travels
+// instead of them, placed in the batch before the first record that could make its window late.
 //
-// Exactness: a partial is merged after the rest of its batch, so every record in it must still be on time
-// when the batch ends. A record whose earliest window could already be complete at the chunk's own newest
-// event time stays a record (the window operator then decides lateness as usual); for the rest, the chunk's
-// smallest "fires at" watermark is returned, and the coordinator checks it against the highest watermark any
-// subtask can have reached (WatermarkCeiling) before it sends the batch, decoding the chunk again without
-// pre-aggregation when it is not below.
+// Exactness. A record of split s is processed at a watermark no higher than the coordinator's ceiling before
+// the chunk or the newest event time earlier in the chunk, whichever is higher. So:
+// - a record whose earliest window fires at or below the chunk's newest event time so far stays a record
+//   (the window operator decides lateness as usual);
+// - an open partial is sent before the first record whose event time reaches the watermark at which its window
+//   fires, so nothing in the chunk before it can have fired it;
+// - the chunk reports the lowest "fires at" of its partials, and the coordinator sends the batches only if its
+//   ceiling (WatermarkCeiling) is below it, else it has the chunk decoded again record by record.
 
 import type { PreAggregatedExit } from '../plan/physical-plan.js';
-
-/** The records routed to one subtask, in routing order. */
-export interface RoutedRecords {
-  readonly records: unknown[];
-  /** Bit e set: the record takes exit e. */
-  readonly masks: number[];
-  readonly orderedIndex: number[];
-  readonly eventTimes: number[];
-  /** Per record: the index into plan.preAggregated of the pre-aggregated exit it takes, or -1. */
-  readonly preAggregate: number[];
-  /** Per record taking a pre-aggregated exit: its key. */
-  readonly keys: Array<string | undefined>;
-}
 
 /** What travels on a partial exit: one key's accumulator for one window. */
 export type PartialAggregate = readonly [key: string, start: number, end: number, accumulator: unknown];
 
+/** Where a partial goes: appended to a subtask's batch with the place of its last record. */
+export type EmitPartial = (target: number, partialExit: number, partial: PartialAggregate, orderedIndex: number, eventTime: number) => void;
+
 interface Group {
+  readonly exit: PreAggregatedExit;
+  readonly target: number;
+  readonly key: string;
   readonly start: number;
   readonly end: number;
   accumulator: unknown;
@@ -34,71 +30,88 @@ interface Group {
   lastTime: number;
 }
 
-export function emptyRoutedRecords(): RoutedRecords {
-  return { records: [], masks: [], orderedIndex: [], eventTimes: [], preAggregate: [], keys: [] };
-}
+export class ChunkPreAggregator {
+  /** Per pre-aggregated exit: open groups by key (one per window). */
+  private readonly open: Array<Map<string, Group[]>>;
+  /** Open groups by the watermark at which their window fires; `nextFire` is the lowest key. */
+  private readonly byFire = new Map<number, Group[]>();
+  private nextFire = Number.POSITIVE_INFINITY;
+  /** The lowest "fires at" of every partial of this chunk. */
+  lowestFire = Number.POSITIVE_INFINITY;
 
-/**
- * Folds what can be folded; returns the records still sent one by one followed by the partials (each at the
- * place of its last record in the ordered stream), and the lowest watermark at which one of them is late.
- */
-export function preAggregate(
-  routed: RoutedRecords,
-  exits: readonly PreAggregatedExit[],
-  chunkMaxTime: number,
-): { routed: RoutedRecords; firesAt: number } {
-  const groupsByExit = exits.map(() => new Map<string, Group[]>());
-  let firesAt = Number.POSITIVE_INFINITY;
-  let folded = 0;
-  const { records, masks, orderedIndex, eventTimes, preAggregate: exitOf, keys } = routed;
-  for (let i = 0; i < records.length; i++) {
-    const which = exitOf[i]!;
-    if (which < 0) continue;
-    const exit = exits[which]!;
-    const time = eventTimes[i]!;
+  constructor(
+    private readonly exits: readonly PreAggregatedExit[],
+    private readonly emit: EmitPartial,
+  ) {
+    this.open = exits.map(() => new Map());
+  }
+
+  /** A new chunk: nothing open (the previous chunk flushed everything). */
+  reset(): void {
+    this.lowestFire = Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * An ordered record with this event time comes next: first send every partial whose window that time could
+   * fire. Cheap when nothing is due, as it runs for every record.
+   */
+  beforeRecord(time: number): void {
+    if (time >= this.nextFire) this.flush(time);
+  }
+
+  /**
+   * Fold a record into its groups; false when it must travel as itself because a record before it in the chunk
+   * (newest so far: `chunkMax`) may already have fired its earliest window.
+   */
+  fold(which: number, target: number, key: string, value: unknown, time: number, orderedIndex: number, chunkMax: number): boolean {
+    const exit = this.exits[which]!;
     const windows = exit.assigner.assign(time);
-    if (windows.length === 0) continue;
-    // Windows come in ascending order: the first one completes first.
-    const earliestFire = windows[0]!.end + exit.delayMs;
-    if (earliestFire <= chunkMaxTime) continue;
-    if (earliestFire < firesAt) firesAt = earliestFire;
-    const key = keys[i]!;
-    let groups = groupsByExit[which]!.get(key);
-    if (!groups) groupsByExit[which]!.set(key, (groups = []));
-    for (const window of windows) {
+    if (windows.length === 0 || windows[0]!.end + exit.delayMs <= chunkMax) return false;
+    let groups = this.open[which]!.get(key);
+    if (!groups) this.open[which]!.set(key, (groups = []));
+    for (let w = 0; w < windows.length; w++) {
+      const window = windows[w]!;
       let group: Group | undefined;
       for (let g = 0; g < groups.length; g++) if (groups[g]!.start === window.start) group = groups[g];
       if (!group) {
-        group = { start: window.start, end: window.end, accumulator: exit.aggregate.createAccumulator(), lastIndex: 0, lastTime: 0 };
+        group = { exit, target, key, start: window.start, end: window.end, accumulator: exit.aggregate.createAccumulator(), lastIndex: 0, lastTime: 0 };
         groups.push(group);
+        this.schedule(group, window.end + exit.delayMs);
       }
-      group.accumulator = exit.aggregate.add(records[i], group.accumulator);
-      group.lastIndex = orderedIndex[i]!;
+      group.accumulator = exit.aggregate.add(value, group.accumulator);
+      group.lastIndex = orderedIndex;
       group.lastTime = time;
     }
-    masks[i] = masks[i]! & ~(1 << exit.exit);
-    folded++;
+    return true;
   }
-  if (folded === 0) return { routed, firesAt };
 
-  const result = emptyRoutedRecords();
-  for (let i = 0; i < records.length; i++) {
-    if (masks[i] === 0) continue;
-    result.records.push(records[i]);
-    result.masks.push(masks[i]!);
-    result.orderedIndex.push(orderedIndex[i]!);
-    result.eventTimes.push(eventTimes[i]!);
+  /** End of the chunk: send every open partial, earliest firing first. */
+  flushAll(): void {
+    this.flush(Number.POSITIVE_INFINITY);
   }
-  exits.forEach((exit, which) => {
-    for (const [key, groups] of groupsByExit[which]!) {
-      for (const group of groups) {
-        const partial: PartialAggregate = [key, group.start, group.end, group.accumulator];
-        result.records.push(partial);
-        result.masks.push(1 << exit.partialExit);
-        result.orderedIndex.push(group.lastIndex);
-        result.eventTimes.push(group.lastTime);
-      }
+
+  private schedule(group: Group, firesAt: number): void {
+    let due = this.byFire.get(firesAt);
+    if (!due) {
+      this.byFire.set(firesAt, (due = []));
+      if (firesAt < this.nextFire) this.nextFire = firesAt;
     }
-  });
-  return { routed: result, firesAt };
+    due.push(group);
+  }
+
+  private flush(upTo: number): void {
+    const fires = [...this.byFire.keys()].filter((firesAt) => firesAt <= upTo).sort((a, b) => a - b);
+    for (const firesAt of fires) {
+      if (firesAt < this.lowestFire) this.lowestFire = firesAt;
+      for (const group of this.byFire.get(firesAt)!) {
+        this.emit(group.target, group.exit.partialExit, [group.key, group.start, group.end, group.accumulator], group.lastIndex, group.lastTime);
+        const groups = this.open[this.exits.indexOf(group.exit)]!.get(group.key)!;
+        groups.splice(groups.indexOf(group), 1);
+        if (groups.length === 0) this.open[this.exits.indexOf(group.exit)]!.delete(group.key);
+      }
+      this.byFire.delete(firesAt);
+    }
+    this.nextFire = Number.POSITIVE_INFINITY;
+    for (const firesAt of this.byFire.keys()) if (firesAt < this.nextFire) this.nextFire = firesAt;
+  }
 }

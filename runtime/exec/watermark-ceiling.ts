@@ -1,7 +1,8 @@
 // The highest watermark any subtask's input gate can have forwarded so far, tracked on the coordinator.
 // A gate forwards the minimum over its active splits of what it has been sent, and the coordinator's own split
 // watermarks are never below that; so the running maximum of the coordinator's minimum bounds every gate.
-// Pre-aggregated partials are only sent while this bound stays below the watermark that would make them late.
+// Pre-aggregated partials of a chunk are only sent while this bound, taken before the chunk, stays below the
+// watermark that would make one of them late (the decode stage accounts for the chunk's own event times).
 
 export interface SplitWatermarks {
   count(): number;
@@ -23,21 +24,16 @@ export class WatermarkCeiling {
 
   /** Call after any split's watermark, idleness or end changed. */
   update(): void {
-    this.highest = Math.max(this.highest, this.minimum(-1, Number.NEGATIVE_INFINITY));
+    this.highest = Math.max(this.highest, this.minimum());
   }
 
-  /** The ceiling once `split` has risen to `watermark`, without recording it. */
-  after(split: number, watermark: number): number {
-    return Math.max(this.highest, this.minimum(split, watermark));
-  }
-
-  private minimum(risen: number, risenTo: number): number {
+  private minimum(): number {
     let minimum = Number.POSITIVE_INFINITY;
     let active = 0;
     for (let split = 0; split < this.splits.count(); split++) {
       if (!this.splits.active(split)) continue;
       active++;
-      const watermark = split === risen ? Math.max(risenTo, this.splits.watermark(split)) : this.splits.watermark(split);
+      const watermark = this.splits.watermark(split);
       if (watermark < minimum) minimum = watermark;
     }
     // A gate whose splits are all idle holds its watermark.

@@ -182,8 +182,8 @@ export class JobTestHarness {
     let result = withProcessingTime(this.clock, () => this.decode.decode(request));
     if (result.partialsFireAt !== undefined) {
       // As the coordinator: partials only while no subtask can have reached the watermark that makes one late.
-      const chunkMax = Math.max(Number.NEGATIVE_INFINITY, ...(result.eventTimes ?? []));
-      if (result.partialsFireAt <= this.ceiling.after(split, chunkMax)) {
+      this.ceiling.update();
+      if (result.partialsFireAt <= this.ceiling.value) {
         result = withProcessingTime(this.clock, () => this.decode.decode({ ...request, preAggregate: false }));
       }
     }

@@ -117,6 +117,27 @@ describe('pre-aggregation in the decode stage', () => {
     expect(plain.targets[0]!.count).toBe(3);
   });
 
+  it('sends a partial before the first record that could fire its window, and keeps that window\'s stragglers as records', async () => {
+    const plan = planJob(buildJob(tumblingJob, { live: false, outputs: {} }, undefined).graph);
+    const stage = await DecodeStage.create(plan, 1, 128, 'columnar');
+    const lines = [
+      JSON.stringify({ id: 'x1', symbol: 'S0', t: 1_000, qty: 1 }),
+      JSON.stringify({ id: 'x2', symbol: 'S0', t: 2_000, qty: 1 }),
+      JSON.stringify({ id: 'y', symbol: 'S0', t: 16_000, qty: 1 }), // reaches 15 s, where [0, 10 s) fires
+      JSON.stringify({ id: 'z', symbol: 'S0', t: 3_000, qty: 1 }),
+    ];
+    const bytes = new TextEncoder().encode(lines.join('\n') + '\n');
+    const result = stage.decode({ chunkSeq: 0, origin: 'test', payload: { kind: 'lines', bytes, firstOffset: 0 } });
+    const target = result.targets[0]!;
+    expect(createCodec('columnar').decode(target.records)).toEqual([
+      ['S0', 0, 10_000, { count: 2, qty: 2 }],
+      { id: 'z', symbol: 'S0', t: 3_000, qty: 1 },
+      ['S0', 10_000, 20_000, { count: 1, qty: 1 }],
+    ]);
+    expect([...target.orderedIndex]).toEqual([1, 3, 2]);
+    expect(result.partialsFireAt).toBe(15_000);
+  });
+
   it('does not pre-aggregate an aggregate without merge, nor after dedupe', () => {
     const withoutMerge = windowJob(tumbling('10s'), { createAccumulator: summing.createAccumulator, add: summing.add, getResult: summing.getResult });
     expect(planJob(buildJob(withoutMerge, { live: false, outputs: {} }, undefined).graph).preAggregated).toEqual([]);
