@@ -34,6 +34,7 @@ export const DEFAULT_VARIANTS: readonly Variant[] = [
   { name: 'baseline' },
   { name: 'window-p1', job: WINDOW_JOB, parallelism: 1, targetRatio: 0.6 },
   { name: 'window-p2', job: WINDOW_JOB, parallelism: 2, targetRatio: 1.2 },
+  { name: 'window-p1-decode1', job: WINDOW_JOB, parallelism: 1, decodeThreads: 1 },
   { name: 'window-p2-decode1', job: WINDOW_JOB, parallelism: 2, decodeThreads: 1 },
   // Every record to its window: the per-record path, and how the batch codecs compare on it.
   { name: 'window-p1-records', job: WINDOW_JOB, parallelism: 1, preAggregate: false },

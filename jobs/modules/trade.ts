@@ -36,29 +36,32 @@ export function parseEventTime(value: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * The date and hour ("YYYY-MM-DDTHH") last parsed, and its local epoch milliseconds: trades arrive roughly in
+ * time order, so most share it and only minutes, seconds, fraction and zone are left to read.
+ */
+let lastHourPrefix = '';
+let lastHourMs = 0;
+
 /** A char-code parser: several times cheaper than a regular expression plus Date.UTC on the hot path. */
 function parseIsoTimestamp(text: string): number | undefined {
   const length = text.length;
   // Shortest accepted form: 2025-02-05T10:30:00Z (20 chars); fractions may have any number of digits.
   if (length < 20) return undefined;
-  const century = twoDigits(text, 0);
-  const yearOfCentury = twoDigits(text, 2);
-  const month = twoDigits(text, 5);
-  const day = twoDigits(text, 8);
-  const hour = twoDigits(text, 11);
+  let hourMs: number;
+  if (lastHourPrefix.length !== 0 && text.startsWith(lastHourPrefix)) {
+    hourMs = lastHourMs;
+  } else {
+    const parsed = parseDateAndHour(text);
+    if (parsed === undefined) return undefined;
+    hourMs = parsed;
+    lastHourPrefix = text.slice(0, 13);
+    lastHourMs = parsed;
+  }
   const minute = twoDigits(text, 14);
   const second = twoDigits(text, 17);
-  // twoDigits is negative for a non-digit; one OR of the parts tests them all.
-  if ((century | yearOfCentury | month | day | hour | minute | second) < 0) return undefined;
-  const year = century * 100 + yearOfCentury;
-  if (
-    text.charCodeAt(4) !== 45 /* - */ || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 /* T */ ||
-    text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58
-  ) {
-    return undefined;
-  }
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
-  if (day > 28 && day > daysInMonth(year, month)) return undefined;
+  if ((minute | second) < 0 || minute > 59 || second > 59) return undefined;
+  if (text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58) return undefined;
 
   let position = 19;
   let millisecond = 0;
@@ -89,9 +92,24 @@ function parseIsoTimestamp(text: string): number | undefined {
     return undefined;
   }
 
-  const days = daysFromCivil(year, month, day);
-  const localMs = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millisecond;
+  const localMs = hourMs + minute * 60_000 + second * 1000 + millisecond;
   return localMs - offsetMinutes * 60_000;
+}
+
+/** Local epoch milliseconds of "YYYY-MM-DDTHH" at the start of `text`, or undefined if that is not a real hour. */
+function parseDateAndHour(text: string): number | undefined {
+  const century = twoDigits(text, 0);
+  const yearOfCentury = twoDigits(text, 2);
+  const month = twoDigits(text, 5);
+  const day = twoDigits(text, 8);
+  const hour = twoDigits(text, 11);
+  // twoDigits is negative for a non-digit; one OR of the parts tests them all.
+  if ((century | yearOfCentury | month | day | hour) < 0) return undefined;
+  if (text.charCodeAt(4) !== 45 /* - */ || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 /* T */) return undefined;
+  const year = century * 100 + yearOfCentury;
+  if (month < 1 || month > 12 || day < 1 || hour > 23) return undefined;
+  if (day > 28 && day > daysInMonth(year, month)) return undefined;
+  return (daysFromCivil(year, month, day) * 24 + hour) * 3_600_000;
 }
 
 /** The value of the two ASCII digits at `start`, or -1 if either is not a digit (or is past the end). */

@@ -31,6 +31,8 @@ export interface SplitReader {
   next(): Promise<SourceChunk | undefined>;
   /** True when the split has had no data for a while; an idle split does not hold the watermark back. */
   isIdle?(): boolean;
+  /** The bytes of a `lines` chunk this reader returned, no longer needed by the engine: it may read into them. */
+  recycle?(bytes: Uint8Array): void;
   close(): Promise<void>;
 }
 

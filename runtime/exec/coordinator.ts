@@ -302,6 +302,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
         ]);
       }
       applying = false;
+      if (result.payload?.kind === 'lines') item.recycle(result.payload.bytes);
       positions[split] = item.endPosition;
       maybeCheckpoint();
     }

@@ -13,8 +13,9 @@ const stage: Promise<DecodeStage> = instantiatePlan(launch).then(({ plan }) =>
 export default async function decodeChunk(request: DecodeRequest): Promise<unknown> {
   let result: DecodeResult = (await stage).decode(request);
   const transfer: ArrayBuffer[] = [];
-  if (result.partialsFireAt !== undefined && request.payload.kind === 'lines') {
-    // The coordinator may need the chunk decoded again without pre-aggregation; the bytes were transferred here.
+  if (request.payload.kind === 'lines') {
+    // Back to the coordinator, which may need the chunk decoded again (pre-aggregation) and then hands the
+    // buffer back to the reader to fill again.
     result = { ...result, payload: request.payload };
     transfer.push(request.payload.bytes.buffer as ArrayBuffer);
   }

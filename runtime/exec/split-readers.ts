@@ -16,6 +16,8 @@ export type Item =
       readonly request: DecodeRequest;
       readonly result: DecodeResult;
       readonly endPosition: SplitPosition;
+      /** Hand a `lines` chunk's bytes back to its reader once nothing needs them any more. */
+      readonly recycle: (bytes: Uint8Array) => void;
     }
   | { readonly kind: 'split-end'; readonly split: number };
 
@@ -101,6 +103,7 @@ export class SplitReaders {
   private async readToEnd(split: SplitDescriptor, index: number, position: SplitPosition | undefined): Promise<boolean> {
     const { results, inFlight, pool, source } = this.reading;
     const reader = await source.openSplit(split, position);
+    const recycle = (bytes: Uint8Array): void => reader.recycle?.(bytes);
     try {
       for (;;) {
         await inFlight.acquire();
@@ -116,7 +119,7 @@ export class SplitReaders {
         const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
         const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
         const decoded = pool.run(request, { transferList }) as Promise<DecodeResult>;
-        results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, request, result, endPosition: chunk.endPosition })));
+        results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, request, result, endPosition: chunk.endPosition, recycle })));
       }
     } finally {
       await reader.close();
