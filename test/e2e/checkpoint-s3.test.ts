@@ -96,9 +96,13 @@ describe('checkpoints in S3', { timeout: RUN_TIMEOUT }, () => {
       const outlasted = !running.exited();
       const result = await running.done;
       expect(result.code, result.stderr).toBe(0);
-      if (!outlasted && attempt < 3) continue;
-
       const failures = [...result.stderr.matchAll(/^coattail: checkpoint (\d+) failed and was aborted: (.+)$/gm)];
+      const lastFailed = Math.max(...failures.map(([, id]) => Number(id)));
+      const newest = await newestCompletedId(storeOf(place));
+      // A fast run can read its last chunk, and fail its final checkpoint, before storage is back: nothing is
+      // left to checkpoint after the outage. Try a fresh run; if checkpoints never recover, the third fails below.
+      if ((!outlasted || newest <= lastFailed) && attempt < 3) continue;
+
       expect(failures.length, result.stderr).toBeGreaterThan(0);
       for (const [, , cause] of failures) expect(cause).toContain(server.endpoint);
       const summary = await readSummary(place.outDir);
@@ -106,9 +110,8 @@ describe('checkpoints in S3', { timeout: RUN_TIMEOUT }, () => {
       expect(counted.failed).toBe(failures.length);
       expect(counted.completed).toBeGreaterThan(0);
       // Storage came back: a checkpoint after the failed ones completed.
-      const lastFailed = Math.max(...failures.map(([, id]) => Number(id)));
       expect(lastFailed, result.stderr).toBeGreaterThan(beforeOutage);
-      expect(await newestCompletedId(storeOf(place)), result.stderr).toBeGreaterThan(lastFailed);
+      expect(newest, result.stderr).toBeGreaterThan(lastFailed);
       await expectSameAsUninterrupted(place);
       return;
     }
