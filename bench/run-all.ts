@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   process.stdout.write(await runChannelThroughput(join(results, 'channel-throughput.md')));
 
   section('stage costs (one thread, CPU time)');
-  process.stdout.write(await runStageCosts({ job: 'bench/jobs/window-count.ts', events: 1_000_000, parallelism: 2, codec: 'msgpack' }, join(results, 'stage-costs.md')));
+  process.stdout.write(await runStageCosts({ job: 'bench/jobs/window-count.ts', events: 1_000_000, parallelism: 2, codec: 'columnar' }, join(results, 'stage-costs.md')));
 
   section('end to end (1M trades, 3 rounds)');
   const { markdown } = await runEndToEnd({ events: 1_000_000, rounds: 3, jobs: [], cpuProfile: false, markdownPath: join(results, 'end-to-end.md') });

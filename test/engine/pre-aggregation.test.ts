@@ -169,6 +169,22 @@ describe('pre-aggregation in the decode stage', () => {
     }
   });
 
+  it('restores a snapshot taken mid-tape at another parallelism and still matches the independent computation', async () => {
+    const lines = windowTape(5_000, 11);
+    const expected = expectWindows(lines);
+    const first = await JobTestHarness.create(tumblingJob, { parallelism: 2 });
+    const half = 2_500;
+    for (let i = 0; i < half; i += 300) await first.pipeInput(lines.slice(i, Math.min(i + 300, half)));
+    const snapshot = first.snapshot();
+    const second = await JobTestHarness.create(tumblingJob, { parallelism: 3, restoreFrom: snapshot });
+    for (let i = half; i < lines.length; i += 300) await second.pipeInput(lines.slice(i, i + 300));
+    await second.finish();
+    const rows = sortRows([...first.output<WindowRow>('windows'), ...second.output<WindowRow>('windows')]);
+    const late = [...first.output<WindowTrade>('late'), ...second.output<WindowTrade>('late')].map((trade) => trade.id).sort();
+    expect(rows).toEqual(expected.rows);
+    expect(late).toEqual(expected.lateIds);
+  });
+
   it('sliding windows: the same result with and without pre-aggregation', async () => {
     const job = windowJob(sliding('10s', '5s'), summing);
     const lines = windowTape(4_000, 3);
