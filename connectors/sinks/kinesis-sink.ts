@@ -12,11 +12,13 @@ import {
   backoffMs,
   isThrottling,
   redactSecrets,
+  redactUrl,
   resolveAwsEndpoint,
   sleep,
   toCoattailError,
 } from '../aws-client.js';
 import { parseKinesisUri } from '../sources/kinesis.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, KinesisCallTimeout, sendWithDeadline } from '../kinesis-deadline.js';
 
 export interface KinesisSinkOptions<T> {
   readonly stream: string;
@@ -28,8 +30,10 @@ export interface KinesisSinkOptions<T> {
   readonly endpoint?: string;
   /** A client to use instead of one built from `awsClientConfig('kinesis')`; it is not destroyed by the sink. */
   readonly client?: KinesisClient;
-  /** PutRecords attempts for a rejected entry before the sink fails. Default 8. */
+  /** PutRecords attempts for a rejected entry (or a call without an answer) before the sink fails. Default 8. */
   readonly maxAttempts?: number;
+  /** The longest one PutRecords call may take, response body included, before it is sent again. Default 30 s. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per request. */
@@ -52,9 +56,13 @@ export function kinesisSink<T>(options: KinesisSinkOptions<T>): SinkFactory<T> {
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new CoattailError('BAD_ARGUMENT', `Kinesis sink maxAttempts must be a positive integer, got ${maxAttempts}`);
   }
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0) {
+    throw new CoattailError('BAD_ARGUMENT', `Kinesis sink requestTimeoutMs must be a positive number, got ${requestTimeoutMs}`);
+  }
   return {
     name: `kinesis:${options.stream}`,
-    create: () => new KinesisSinkWriter(options, maxAttempts),
+    create: () => new KinesisSinkWriter(options, maxAttempts, requestTimeoutMs),
   };
 }
 
@@ -82,7 +90,11 @@ class KinesisSinkWriter<T> implements SinkWriter<T> {
   private readonly serialize: (row: T) => string;
   private readonly encoder = new TextEncoder();
 
-  constructor(private readonly options: KinesisSinkOptions<T>, private readonly maxAttempts: number) {
+  constructor(
+    private readonly options: KinesisSinkOptions<T>,
+    private readonly maxAttempts: number,
+    private readonly requestTimeoutMs: number,
+  ) {
     this.endpoint = resolveAwsEndpoint('kinesis', options.endpoint);
     this.serialize = options.serialize ?? ((row: T) => JSON.stringify(row));
   }
@@ -154,8 +166,14 @@ class KinesisSinkWriter<T> implements SinkWriter<T> {
       if (attempt > 0) await sleep(backoffMs(attempt, RETRY_BASE_MS, RETRY_CAP_MS));
       let output: PutRecordsCommandOutput;
       try {
-        output = await this.clientFor().send(new PutRecordsCommand({ StreamName: this.options.stream, Records: pending }));
+        const command = new PutRecordsCommand({ StreamName: this.options.stream, Records: pending });
+        output = await sendWithDeadline((options) => this.clientFor().send(command, options), this.requestTimeoutMs);
       } catch (error) {
+        // No answer in time: the records may or may not have landed; sending them again is at-least-once.
+        if (error instanceof KinesisCallTimeout) {
+          lastRejection = `no answer from ${this.endpoint === undefined ? 'Kinesis' : redactUrl(this.endpoint)} within ${this.requestTimeoutMs} ms`;
+          continue;
+        }
         if (isThrottling(error)) {
           lastRejection = redactSecrets(`${(error as Error).name}: ${(error as Error).message.split('\n')[0]}`);
           continue;

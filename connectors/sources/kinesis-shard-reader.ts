@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { SourceChunk, SplitPosition, SplitReader } from '../../runtime/api/source.js';
 import { awsErrorName, backoffMs, isThrottling, sleep, toCoattailError } from '../aws-client.js';
+import { KinesisCallTimeout, sendWithDeadline } from '../kinesis-deadline.js';
 
 /** Where a shard iterator starts. */
 export type ShardStart =
@@ -40,51 +41,10 @@ export const GET_RECORDS_LIMIT = 10_000;
 export const MIN_GET_RECORDS_INTERVAL_MS = 200;
 const THROTTLE_BASE_MS = 500;
 const THROTTLE_CAP_MS = 10_000;
-/** Default bound on one call; matches the HTTP handler's request timeout (awsClientConfig). */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Calls in a row that may time out before a split or a listing fails (as the SDK's attempts for other failures). */
 export const TIMEOUT_ATTEMPTS = 3;
 const TIMEOUT_BACKOFF_BASE_MS = 200;
 const TIMEOUT_BACKOFF_CAP_MS = 2_000;
-
-/** A Kinesis call that did not complete within its deadline (named so `toCoattailError` reports it as unreachable). */
-export class KinesisCallTimeout extends Error {
-  override readonly name = 'TimeoutError';
-  readonly code = 'ETIMEDOUT';
-  constructor(readonly timeoutMs: number, options?: ErrorOptions) {
-    super(`no answer within ${timeoutMs} ms`, options);
-  }
-}
-
-/**
- * Sends one request with a deadline. The HTTP handler's requestTimeout stops at the response headers, so a
- * server that answers the headers and then stalls the body would keep the call (and the split) waiting forever;
- * the deadline covers the SDK's attempts and the body. `cancel` (closing the reader) aborts without a timeout.
- */
-export async function sendWithDeadline<T>(
-  send: (options: { abortSignal: AbortSignal; requestTimeout: number }) => Promise<T>,
-  timeoutMs: number,
-  cancel?: AbortSignal,
-): Promise<T> {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
-  const onCancel = (): void => controller.abort();
-  if (cancel?.aborted) controller.abort();
-  else cancel?.addEventListener('abort', onCancel, { once: true });
-  try {
-    return await send({ abortSignal: controller.signal, requestTimeout: timeoutMs });
-  } catch (error) {
-    if (timedOut && !cancel?.aborted) throw new KinesisCallTimeout(timeoutMs, { cause: error });
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    cancel?.removeEventListener('abort', onCancel);
-  }
-}
 
 export class KinesisShardReader implements SplitReader {
   private iterator: string | undefined;

@@ -3,15 +3,8 @@ import { KinesisClient, ListShardsCommand, type ListShardsCommandInput, type Sha
 import type { Source, SplitDescriptor, SplitPosition, SplitReader } from '../../runtime/api/source.js';
 import { CoattailError } from '../../runtime/errors.js';
 import { awsClientConfig, backoffMs, isThrottling, resolveAwsEndpoint, sleep, toCoattailError } from '../aws-client.js';
-import {
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  KinesisCallTimeout,
-  KinesisShardReader,
-  MIN_GET_RECORDS_INTERVAL_MS,
-  sendWithDeadline,
-  TIMEOUT_ATTEMPTS,
-  type ShardStart,
-} from './kinesis-shard-reader.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, KinesisCallTimeout, sendWithDeadline } from '../kinesis-deadline.js';
+import { KinesisShardReader, MIN_GET_RECORDS_INTERVAL_MS, TIMEOUT_ATTEMPTS, type ShardStart } from './kinesis-shard-reader.js';
 
 export type KinesisStart = 'TRIM_HORIZON' | 'LATEST' | { readonly timestamp: Date };
 

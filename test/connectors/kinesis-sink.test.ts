@@ -1,9 +1,11 @@
 // The Kinesis sink against kinesalite: batched PutRecords, flush on checkpoint and finish, clear failures.
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { kinesisSink, kinesisSinkFromUri } from '../../connectors/sinks/kinesis-sink.js';
 import { kinesisSource } from '../../connectors/sources/kinesis.js';
 import type { SinkContext } from '../../runtime/api/sink.js';
 import { drainBounded, useLocalKinesis } from '../support/kinesis-streams.js';
+import { serveOnLoopback } from '../support/loopback-server.js';
 
 const kinesis = useLocalKinesis('sink-stream');
 const context: SinkContext = { subtaskIndex: 0, parallelism: 1, attemptId: 'a1', outDir: '/unused', format: 'jsonl' };
@@ -74,6 +76,32 @@ describe('kinesis sink', () => {
     expect(failure).toMatchObject({ code: 'SINK_FAILED' });
     expect((failure as Error).message).toContain('Kinesis stream "missing-stream" was not found at endpoint http://127.0.0.1:');
     expect((failure as Error).message).not.toContain('\n');
+  });
+
+  it('gives up with one line after its attempts when PutRecords never answers (headers sent, body stalled)', async () => {
+    let calls = 0;
+    const server = await serveOnLoopback(
+      createServer((incoming, outgoing) => {
+        incoming.resume();
+        incoming.on('end', () => {
+          calls++;
+          outgoing.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': '1000' });
+          outgoing.write('{"Records":[');
+        });
+      }),
+    );
+    try {
+      const writer = await kinesisSink<string>({ stream: 'stalled', partitionKey: (row) => row, endpoint: server.endpoint, maxAttempts: 3, requestTimeoutMs: 200 }).create(context);
+      await writer.write(['a', 'b']);
+      const failure = await writer.finish().catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'SINK_FAILED' });
+      expect((failure as Error).message).toBe(
+        `Kinesis stream "stalled" rejected 2 of 2 records after 3 attempts (no answer from ${server.endpoint} within 200 ms)`,
+      );
+      expect(calls).toBe(3);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('rejects a partition key Kinesis would refuse', async () => {
