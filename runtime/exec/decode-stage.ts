@@ -231,12 +231,7 @@ export class DecodeStage {
     const index = ordered ? this.orderedIndex : -this.orderedCount - 1;
     const sameRecord = value === this.lastValue && index === this.lastIndex;
     const key = selector ? selector(value) : undefined;
-    const subtask =
-      key !== undefined
-        ? subtaskForKey(key, this.parallelism, this.maxParallelism)
-        : sameRecord
-          ? this.lastSubtask
-          : this.chunkSeq % this.parallelism;
+    const subtask = this.subtaskFor(key, sameRecord);
     this.lastValue = value;
     this.lastIndex = index;
     this.lastSubtask = subtask;
@@ -258,6 +253,15 @@ export class DecodeStage {
       builder.orderedIndex.push(index);
       builder.eventTimes.push(ordered ? this.orderedTime : Number.NaN);
     }
+  }
+
+  /** Keyed: the subtask owning the key's group. Unkeyed: along with the same record's keyed exit, or by chunk. */
+  private subtaskFor(key: string | undefined, sameRecord: boolean): number {
+    if (key !== undefined) {
+      // One subtask owns every key group: no need to hash the key.
+      return this.parallelism === 1 ? 0 : subtaskForKey(key, this.parallelism, this.maxParallelism);
+    }
+    return sameRecord ? this.lastSubtask : this.chunkSeq % this.parallelism;
   }
 
   private pushPartial(subtask: number, partialExit: number, partial: PartialAggregate, orderedIndex: number, eventTime: number): void {
