@@ -15,7 +15,7 @@ const RECORDS_PER_OP = 65_536;
 /** The engine's default credits per channel (coordinator → subtask). */
 const CREDITS = 4;
 export const BATCH_SIZES = [256, 1024, 4096] as const;
-export const ENCODINGS: readonly Encoding[] = ['msgpack', 'structured-clone', 'postMessage', 'columnar'];
+export const ENCODINGS: readonly Encoding[] = ['msgpack', 'structured-clone', 'postMessage', 'columnar', 'trade-layout'];
 
 interface Pair {
   readonly sender: Worker;

@@ -7,7 +7,8 @@ import { decodeTrades, encodeTrades, type TradeRecord } from './columnar-codec.j
 import { trades } from './generate-trades.js';
 import { threadCpuNanos } from './process-sampler.js';
 
-export type Encoding = 'msgpack' | 'structured-clone' | 'postMessage' | 'columnar';
+/** `columnar`: the engine's default codec (columns by record shape); `trade-layout`: a hand-written layout for this one schema. */
+export type Encoding = 'msgpack' | 'structured-clone' | 'postMessage' | 'columnar' | 'trade-layout';
 
 export interface RunRequest {
   readonly type: 'run';
@@ -28,6 +29,7 @@ type Batch = { readonly type: 'batch'; readonly encoding: Encoding; readonly bat
 
 const msgpack = createCodec('msgpack');
 const structuredClone = createCodec('structured-clone');
+const columnar = createCodec('columnar');
 const stats = new Map<string, StageStats>();
 
 function entry(key: string): StageStats {
@@ -48,11 +50,12 @@ export function sampleTrades(count: number): TradeRecord[] {
 export function encode(encoding: Encoding, records: TradeRecord[]): { payload: unknown; transfer: ArrayBuffer[]; bytes: number } {
   switch (encoding) {
     case 'msgpack':
-    case 'structured-clone': {
-      const bytes = (encoding === 'msgpack' ? msgpack : structuredClone).encode(records);
+    case 'structured-clone':
+    case 'columnar': {
+      const bytes = (encoding === 'msgpack' ? msgpack : encoding === 'columnar' ? columnar : structuredClone).encode(records);
       return { payload: bytes, transfer: [bytes.buffer as ArrayBuffer], bytes: bytes.byteLength };
     }
-    case 'columnar': {
+    case 'trade-layout': {
       const buffer = encodeTrades(records);
       return { payload: buffer, transfer: [buffer], bytes: buffer.byteLength };
     }
@@ -68,6 +71,8 @@ export function decode(encoding: Encoding, payload: unknown): TradeRecord[] {
     case 'structured-clone':
       return structuredClone.decode(payload as Uint8Array) as TradeRecord[];
     case 'columnar':
+      return columnar.decode(payload as Uint8Array) as TradeRecord[];
+    case 'trade-layout':
       return decodeTrades(payload as ArrayBuffer);
     case 'postMessage':
       return payload as TradeRecord[];
