@@ -156,6 +156,7 @@ function hop(result: DecodeResult): DecodeResult {
   const transfer: ArrayBuffer[] = [];
   for (const target of result.targets) transfer.push(target.records.buffer as ArrayBuffer, target.exitMasks.buffer as ArrayBuffer, target.orderedIndex.buffer as ArrayBuffer, target.eventTimes.buffer as ArrayBuffer);
   if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
+  if (result.dedupeHashes) transfer.push(result.dedupeHashes.buffer as ArrayBuffer);
   if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
   if (result.payload?.kind === 'lines') transfer.push(result.payload.bytes.buffer as ArrayBuffer);
   return structuredClone(result, { transfer });

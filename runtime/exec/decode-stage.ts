@@ -12,6 +12,7 @@ import type { Emitter, StreamOperator } from './stream-operator.js';
 import { createCodec, type CodecName, type RecordCodec } from '../transport/record-codec.js';
 import { annotateStepError } from './step-error.js';
 import { ChunkPreAggregator, type PartialAggregate } from './pre-aggregation.js';
+import { dedupeHash } from './dedupe-index.js';
 
 export interface DecodeRequest {
   readonly chunkSeq: number;
@@ -39,6 +40,8 @@ export interface DecodeResult {
   readonly counters: Record<string, number>;
   readonly orderedCount: number;
   readonly dedupeKeys?: string[];
+  /** dedupeHash of each key, computed here so the coordinator's ordered stage does not hash them. */
+  readonly dedupeHashes?: Uint32Array;
   readonly dedupeTimes?: Float64Array;
   readonly eventTimes?: Float64Array;
   readonly targets: TargetBatch[];
@@ -80,6 +83,7 @@ export class DecodeStage {
   private readonly preAggregator: ChunkPreAggregator;
   private orderedCount = 0;
   private dedupeKeys: string[] = [];
+  private dedupeHashes: number[] = [];
   private dedupeTimes: number[] = [];
   private eventTimes: number[] = [];
   /** The newest event time among this chunk's ordered records before the current one. */
@@ -186,6 +190,7 @@ export class DecodeStage {
     this.targets = new Map();
     this.orderedCount = 0;
     this.dedupeKeys = [];
+    this.dedupeHashes = [];
     this.dedupeTimes = [];
     this.eventTimes = [];
     this.chunkMaxTime = Number.NEGATIVE_INFINITY;
@@ -206,7 +211,9 @@ export class DecodeStage {
     const { plan } = this;
     this.orderedIndex = this.orderedCount++;
     if (plan.dedupe) {
-      this.dedupeKeys.push(plan.dedupe.key(value));
+      const key = plan.dedupe.key(value);
+      this.dedupeKeys.push(key);
+      this.dedupeHashes.push(dedupeHash(key));
       this.dedupeTimes.push(plan.dedupe.timestamp(value));
     }
     if (plan.watermarks) {
@@ -300,7 +307,9 @@ export class DecodeStage {
       recordsIn,
       counters: this.metrics.drain(),
       orderedCount: this.orderedCount,
-      ...(this.plan.dedupe ? { dedupeKeys: this.dedupeKeys, dedupeTimes: Float64Array.from(this.dedupeTimes) } : {}),
+      ...(this.plan.dedupe
+        ? { dedupeKeys: this.dedupeKeys, dedupeHashes: Uint32Array.from(this.dedupeHashes), dedupeTimes: Float64Array.from(this.dedupeTimes) }
+        : {}),
       ...(this.plan.watermarks ? { eventTimes: Float64Array.from(this.eventTimes) } : {}),
       targets,
       ...(partialsFireAt < Number.POSITIVE_INFINITY ? { partialsFireAt } : {}),

@@ -28,6 +28,7 @@ export default async function decodeChunk(request: DecodeRequest): Promise<unkno
     );
   }
   if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
+  if (result.dedupeHashes) transfer.push(result.dedupeHashes.buffer as ArrayBuffer);
   if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
   // Hand the batches over without copying: piscina transfers what a Transferable lists.
   return move({ [transferableSymbol]: transfer, [valueSymbol]: result } as never);

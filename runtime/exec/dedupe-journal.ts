@@ -2,6 +2,8 @@
 // writes only the ids added since the previous one (incremental, as Flink's RocksDB checkpoints) and old
 // segments are dropped whole once they fall behind the horizon.
 
+import { DedupeIndex, dedupeHash } from './dedupe-index.js';
+
 export interface DedupeSegmentData {
   /** Ids joined with `\n`, escaped by `encodeIds` so any id survives. */
   readonly ids: string;
@@ -10,6 +12,8 @@ export interface DedupeSegmentData {
 
 interface Segment {
   readonly ids: string[];
+  /** dedupeHash of each id (not stored in checkpoints: computed again on restore). */
+  readonly hashes: number[];
   readonly times: number[];
   maxTime: number;
   /** Where a completed checkpoint stored it; undefined until then. */
@@ -29,16 +33,31 @@ function decodeIds(text: string): string[] {
   return text.split('\n').map((id) => (id.includes('\\') ? id.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\')) : id));
 }
 
+function emptySegment(): Segment {
+  return { ids: [], hashes: [], times: [], maxTime: Number.NEGATIVE_INFINITY };
+}
+
 export class DedupeJournal {
   /** id -> event time of its first passed occurrence. */
-  readonly seen = new Map<string, number>();
+  private readonly seen = new DedupeIndex();
   private readonly segments: Segment[] = [];
-  private open: Segment = { ids: [], times: [], maxTime: Number.NEGATIVE_INFINITY };
+  private open: Segment = emptySegment();
+
+  /** Ids kept now. */
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /** The event time the id passed at, if it is kept. `hash` is dedupeHash(id). */
+  firstTime(id: string, hash: number): number | undefined {
+    return this.seen.get(id, hash);
+  }
 
   /** Record a passed id (new, or seen again beyond the horizon). */
-  add(id: string, time: number): void {
-    this.seen.set(id, time);
+  add(id: string, hash: number, time: number): void {
+    this.seen.set(id, hash, time);
     this.open.ids.push(id);
+    this.open.hashes.push(hash);
     this.open.times.push(time);
     if (time > this.open.maxTime) this.open.maxTime = time;
     if (this.open.ids.length >= SEGMENT_IDS) this.seal();
@@ -51,9 +70,7 @@ export class DedupeJournal {
   evictBefore(horizon: number): void {
     while (this.segments.length > 0 && this.segments[0]!.maxTime < horizon) {
       const segment = this.segments.shift()!;
-      for (let i = 0; i < segment.ids.length; i++) {
-        if (this.seen.get(segment.ids[i]!) === segment.times[i]) this.seen.delete(segment.ids[i]!);
-      }
+      for (let i = 0; i < segment.ids.length; i++) this.seen.deleteIfTime(segment.ids[i]!, segment.hashes[i]!, segment.times[i]!);
     }
   }
 
@@ -61,7 +78,7 @@ export class DedupeJournal {
   seal(): void {
     if (this.open.ids.length === 0) return;
     this.segments.push(this.open);
-    this.open = { ids: [], times: [], maxTime: Number.NEGATIVE_INFINITY };
+    this.open = emptySegment();
   }
 
   /**
@@ -91,13 +108,14 @@ export class DedupeJournal {
   restore(segments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>): void {
     for (const { key, data } of segments) {
       const ids = decodeIds(data.ids);
+      const hashes = ids.map(dedupeHash);
       const times = Array.from(data.times);
       let maxTime = Number.NEGATIVE_INFINITY;
       for (let i = 0; i < ids.length; i++) {
-        this.seen.set(ids[i]!, times[i]!);
+        this.seen.set(ids[i]!, hashes[i]!, times[i]!);
         if (times[i]! > maxTime) maxTime = times[i]!;
       }
-      this.segments.push({ ids, times, maxTime, key });
+      this.segments.push({ ids, hashes, times, maxTime, key });
     }
   }
 }

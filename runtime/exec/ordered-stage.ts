@@ -5,6 +5,7 @@ import type { DedupeSpec } from '../graph/logical-graph.js';
 import type { DecodeResult, TargetBatch } from './decode-stage.js';
 import type { Counter, Metrics } from '../graph/functions.js';
 import { DedupeJournal, type DedupeSegmentData } from './dedupe-journal.js';
+import { dedupeHash } from './dedupe-index.js';
 
 export interface OrderedStageState {
   /** Keys of the dedupe segments (shared checkpoint files), oldest first. */
@@ -37,10 +38,10 @@ export class OrderedStage {
     const before = new Float64Array(count + 1);
     const duplicate = new Uint8Array(count);
     let watermark = this.splitWatermark(split);
-    const { dedupeKeys, dedupeTimes, eventTimes } = result;
+    const { dedupeKeys, dedupeHashes, dedupeTimes, eventTimes } = result;
     for (let k = 0; k < count; k++) {
       before[k] = watermark;
-      if (dedupeKeys && this.isDuplicate(dedupeKeys[k]!, dedupeTimes![k]!)) {
+      if (dedupeKeys && this.isDuplicate(dedupeKeys[k]!, dedupeHashes ? dedupeHashes[k]! : dedupeHash(dedupeKeys[k]!), dedupeTimes![k]!)) {
         duplicate[k] = 1;
         this.duplicates?.inc();
         continue;
@@ -57,10 +58,10 @@ export class OrderedStage {
     return result.targets.map((target) => stampsFor(target, before, duplicate));
   }
 
-  private isDuplicate(id: string, time: number): boolean {
-    const first = this.journal.seen.get(id);
+  private isDuplicate(id: string, hash: number, time: number): boolean {
+    const first = this.journal.firstTime(id, hash);
     if (first !== undefined && time - first <= this.dedupe!.withinMs) return true;
-    if (first === undefined || time > first) this.journal.add(id, time);
+    if (first === undefined || time > first) this.journal.add(id, hash, time);
     if (time > this.maxSeenTime) this.maxSeenTime = time;
     return false;
   }
