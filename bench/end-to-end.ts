@@ -119,7 +119,10 @@ async function measure(variant: Variant, data: string, lines: number, nodeArgs: 
     if (recordsIn !== lines) throw new Error(`${variant.name} read ${String(recordsIn)} records, expected ${lines}`);
     const durationMs = Number(run.summary.duration_ms);
     const decodeThreads = variant.decodeThreads ?? availableParallelism();
-    return measurement(run, lines, durationMs, engineThreadCpu(run.sampled.threads, variant.parallelism ?? 1, decodeThreads));
+    const parallelism = variant.parallelism ?? 1;
+    // With at least as many subtasks as decode threads, the subtask threads decode and there is no pool.
+    const poolThreads = parallelism >= decodeThreads ? 0 : decodeThreads;
+    return measurement(run, lines, durationMs, engineThreadCpu(run.sampled.threads, parallelism, poolThreads));
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
@@ -222,7 +225,7 @@ function renderMarkdown(results: VariantResult[], context: RenderContext): strin
     const peak = Math.max(...runs.map((r) => r.peakRssBytes)) / MiB;
     const child = Math.max(...runs.map((r) => r.childRssBytes)) / MiB;
     const cpuCells = variant.job
-      ? `${cpu.main.toFixed(0)} · ${cpu.decode.toFixed(0)} · ${cpu.subtasks.toFixed(0)} · ${cpu.other.toFixed(0)}`
+      ? `${cpu.main.toFixed(0)} · ${cpu.decode > 0 ? cpu.decode.toFixed(0) : '–'} · ${cpu.subtasks.toFixed(0)} · ${cpu.other.toFixed(0)}`
       : `${cpu.main.toFixed(0)} · – · – · ${cpu.other.toFixed(0)}`;
     return (
       `| ${variant.name} | ${format(rate)} | ${format(Math.min(...rates))}–${format(Math.max(...rates))} | ` +
@@ -253,7 +256,7 @@ function renderMarkdown(results: VariantResult[], context: RenderContext): strin
       'steady lines/s: while the second half of the file was read (50 % to 95 % of the bytes, from /proc/<pid>/io rchar), i.e. after start-up and JIT warm-up; ' +
       'the targets are judged on the whole-run ratio (× baseline). ' +
       'Peak RSS: VmHWM of the CLI process (worker threads share it); (+N): peak RSS of its child processes (esbuild). ' +
-      'CPU ns/line: time on a CPU per thread from /proc/<pid>/task/<tid>/schedstat (sampled every 100 ms), divided by lines; decode and subtasks are summed over their threads ' +
+      'CPU ns/line: time on a CPU per thread from /proc/<pid>/task/<tid>/schedstat (sampled every 100 ms), divided by lines; decode and subtasks are summed over their threads (decode "–": the subtask threads decode, at -p ≥ decode threads) ' +
       '(told apart by creation order); helpers: V8 platform threads (concurrent and parallel GC, background compilation) and the libuv pool (file reads). ' +
       'On 2 idle cores, 2e9 / total CPU ns/line is the best lines/s a variant can reach. CPU time also inflates on a loaded machine (shared caches), less than wall time.',
     '',

@@ -4,8 +4,6 @@
 
 import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
 import type { Source, SplitPosition } from '../api/source.js';
 import { CoattailError, describeError, isCoattailError } from '../errors.js';
 import type { CodecName } from '../transport/record-codec.js';
@@ -21,6 +19,7 @@ import { writeOutputFile } from '../../connectors/sinks/output-file.js';
 import { SplitReaders, type Item } from './split-readers.js';
 import { WatermarkCeiling } from './watermark-ceiling.js';
 import type { DecodeRequest, DecodeResult } from './decode-stage.js';
+import { HostedDecodePool, piscinaDecodePool, type DecodePool } from './decode-pool.js';
 import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoint/checkpoint-coordinator.js';
 import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';
 import { prepareRestore, type RestoredRun } from './restore-run.js';
@@ -129,10 +128,16 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
 
   let checkpoints: CheckpointCoordinator | undefined;
   const attemptId = randomUUID().slice(0, 8);
+  // One decode thread per core: parsing and quality checks are the heaviest work (fewer threads measured slower
+  // on jobs/all.ts). With at least as many subtasks, the subtask threads decode too (no threads of their own).
+  const decodeThreads = Math.max(1, options.decodeThreads ?? availableParallelism());
+  const decodeInSubtasks = options.parallelism >= decodeThreads;
+  let hostedDecode: HostedDecodePool | undefined;
   const subtasks = new SubtaskPool(
     Array.from({ length: options.parallelism }, (_, subtaskIndex) => ({
       ...launch,
       subtaskIndex,
+      hostsDecode: decodeInSubtasks && subtaskIndex < decodeThreads,
       splitCount: splits.length,
       sinkContext: { subtaskIndex, parallelism: options.parallelism, attemptId, outDir: options.outDir, format: options.format },
       ...(restored ? { restore: restored.operatorsFor(subtaskIndex), restoreWatermarks: restored.watermarks } : {}),
@@ -142,6 +147,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       onFailure: fail,
       onMessage: (subtask: number, message: FromSubtask) => {
         if (message.type === 'snapshot') checkpoints?.acknowledge(subtask, message.checkpointId, { state: message.state, pending: message.pending });
+        else if (message.type === 'decoded') hostedDecode?.settle(message.id, { result: message.result });
+        else if (message.type === 'decode-failed') hostedDecode?.settle(message.id, { error: decodeFailure(message.message, message.stack) });
       },
     },
   );
@@ -159,16 +166,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       fail,
     );
   }
-  // One per core: parsing and quality checks are the heaviest work (fewer threads measured slower on jobs/all.ts).
-  const decodeThreads = Math.max(1, options.decodeThreads ?? availableParallelism());
-  const pool = new Piscina({
-    filename: fileURLToPath(new URL('./decode-worker.js', import.meta.url)),
-    workerData: launch,
-    minThreads: decodeThreads,
-    maxThreads: decodeThreads,
-    idleTimeout: Number.POSITIVE_INFINITY,
-  });
-  pool.on('error', fail);
+  if (decodeInSubtasks) hostedDecode = new HostedDecodePool(subtasks, decodeThreads);
+  const pool: DecodePool = hostedDecode ?? piscinaDecodePool(launch, decodeThreads, fail);
 
   const inFlight = new Semaphore(decodeThreads * 2 + 2);
   const results = new OrderedResults<Item>();
@@ -201,7 +200,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     const payload = result.payload ?? item.request.payload;
     const request: DecodeRequest = { ...item.request, payload, preAggregate: false };
     const transferList = payload.kind === 'lines' ? [payload.bytes.buffer as ArrayBuffer] : [];
-    return (await pool.run(request, { transferList })) as DecodeResult;
+    return pool.run(request, transferList);
   }
 
   const contribution = (checkpointId: number): CoordinatorContribution => {
@@ -414,8 +413,15 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     stopped = true;
     inFlight.drain();
     await subtasks.terminate(failure ?? new CoattailError('WORKER_FAILED', 'run ended'));
-    await pool.destroy().catch(() => undefined);
+    await pool.destroy();
   }
+}
+
+/** An error thrown while a subtask thread decoded a chunk, as piscina would hand it over. */
+function decodeFailure(message: string, stack: string | undefined): Error {
+  const error = new Error(message);
+  if (stack) error.stack = stack;
+  return error;
 }
 
 function mergeCounters(coordinator: Record<string, number>, decode: Record<string, number>, subtasks: Record<string, number>[]): Record<string, number> {

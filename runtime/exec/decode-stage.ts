@@ -317,6 +317,31 @@ export class DecodeStage {
   }
 }
 
+/**
+ * Decodes a chunk in a thread other than the coordinator's: the result, with the chunk's bytes handed back (the
+ * coordinator may need it decoded again, then returns the buffer to its reader), and the buffers to transfer.
+ */
+export function decodeForCoordinator(stage: DecodeStage, request: DecodeRequest): { result: DecodeResult; transfer: ArrayBuffer[] } {
+  let result = stage.decode(request);
+  const transfer: ArrayBuffer[] = [];
+  if (request.payload.kind === 'lines') {
+    result = { ...result, payload: request.payload };
+    transfer.push(request.payload.bytes.buffer as ArrayBuffer);
+  }
+  for (const target of result.targets) {
+    transfer.push(
+      target.records.buffer as ArrayBuffer,
+      target.exitMasks.buffer as ArrayBuffer,
+      target.orderedIndex.buffer as ArrayBuffer,
+      target.eventTimes.buffer as ArrayBuffer,
+    );
+  }
+  if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
+  if (result.dedupeHashes) transfer.push(result.dedupeHashes.buffer as ArrayBuffer);
+  if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
+  return { result, transfer };
+}
+
 /** Calls `each` for every record of a chunk in order; returns how many. Empty lines are skipped. */
 export function forEachRawRecord(payload: ChunkPayload, origin: string, each: (record: RawRecord) => void): number {
   let count = 0;

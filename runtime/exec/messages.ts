@@ -3,6 +3,7 @@
 import type { SinkContext } from '../api/sink.js';
 import type { CodecName } from '../transport/record-codec.js';
 import type { OperatorSnapshot } from './stream-operator.js';
+import type { DecodeRequest, DecodeResult } from './decode-stage.js';
 
 export interface JobLaunch {
   /** file: URL of the bundled job module. */
@@ -28,6 +29,8 @@ export interface SubtaskLaunch extends JobLaunch {
   readonly restore?: Record<string, OperatorSnapshot[]>;
   /** Per split: the watermark at the restored checkpoint. */
   readonly restoreWatermarks?: number[];
+  /** This thread also decodes chunks (`decode` messages), instead of a separate decode pool. */
+  readonly hostsDecode?: boolean;
 }
 
 export type ToSubtask =
@@ -49,7 +52,9 @@ export type ToSubtask =
   | { readonly type: 'end-of-input'; readonly drain: boolean }
   | { readonly type: 'barrier'; readonly checkpointId: number }
   /** Checkpoint `checkpointId` is stored: commit sink output prepared for it and for any earlier one. */
-  | { readonly type: 'commit'; readonly checkpointId: number };
+  | { readonly type: 'commit'; readonly checkpointId: number }
+  /** Decode a chunk now (not in turn with the batches): answered by `decoded` or `decode-failed`. */
+  | { readonly type: 'decode'; readonly id: number; readonly request: DecodeRequest };
 
 export type FromSubtask =
   | { readonly type: 'ready' }
@@ -65,4 +70,6 @@ export type FromSubtask =
     }
   | { readonly type: 'committed'; readonly checkpointId: number }
   | { readonly type: 'finished'; readonly counters: Record<string, number> }
-  | { readonly type: 'failed'; readonly message: string; readonly stack?: string };
+  | { readonly type: 'failed'; readonly message: string; readonly stack?: string }
+  | { readonly type: 'decoded'; readonly id: number; readonly result: DecodeResult }
+  | { readonly type: 'decode-failed'; readonly id: number; readonly message: string; readonly stack?: string };

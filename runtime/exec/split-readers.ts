@@ -3,9 +3,9 @@
 // found later (Kinesis resharding) join the set; a split whose parents are among the splits starts only
 // once they have all been read.
 
-import type { Piscina } from 'piscina';
 import type { Source, SplitDescriptor, SplitPosition } from '../api/source.js';
 import type { DecodeRequest, DecodeResult } from './decode-stage.js';
+import type { DecodePool } from './decode-pool.js';
 import type { OrderedResults } from './ordered-results.js';
 import type { Semaphore } from './semaphore.js';
 
@@ -23,7 +23,7 @@ export type Item =
 
 export interface SplitReading {
   readonly source: Source;
-  readonly pool: Piscina;
+  readonly pool: DecodePool;
   readonly inFlight: Semaphore;
   readonly results: OrderedResults<Item>;
   /** True once reading must stop (stop request or failure). */
@@ -118,7 +118,7 @@ export class SplitReaders {
         this.reading.onActivity(index);
         const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
         const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
-        const decoded = pool.run(request, { transferList }) as Promise<DecodeResult>;
+        const decoded = pool.run(request, transferList);
         results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, request, result, endPosition: chunk.endPosition, recycle })));
       }
     } finally {

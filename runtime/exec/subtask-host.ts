@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { describeError } from '../errors.js';
 import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
 import { instantiatePlan } from './job-instance.js';
+import { decodeForCoordinator, DecodeStage, type DecodeRequest } from './decode-stage.js';
 import { SubtaskGraph } from './subtask-graph.js';
 import { createCodec } from '../transport/record-codec.js';
 import { encodeState } from '../checkpoint/state-codec.js';
@@ -23,6 +24,35 @@ function send(message: FromSubtask): void {
 function fail(error: unknown): void {
   send({ type: 'failed', message: describeError(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) });
 }
+
+/**
+ * Decode requests are answered as they arrive, not in turn with batches: the coordinator needs decoded chunks
+ * to produce the batches. They may arrive before the subtask is ready; the stage is built on the first.
+ */
+let decodeStage: Promise<DecodeStage> | undefined;
+function decodeNow(id: number, request: DecodeRequest): void {
+  decodeStage ??= instantiatePlan(launch).then(({ plan }) =>
+    DecodeStage.create(plan, launch.parallelism, launch.maxParallelism, launch.codec, launch.preAggregate !== false),
+  );
+  decodeStage
+    .then((stage) => {
+      const { result, transfer } = decodeForCoordinator(stage, request);
+      port.postMessage({ type: 'decoded', id, result } satisfies FromSubtask, transfer);
+    })
+    .catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      send({ type: 'decode-failed', id, message, ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) });
+    });
+}
+
+/** Until the subtask is built, other messages wait here, in order. */
+const early: ToSubtask[] = [];
+let deliver: ((message: ToSubtask) => void) | undefined;
+port.on('message', (message: ToSubtask) => {
+  if (message.type === 'decode') decodeNow(message.id, message.request);
+  else if (deliver) deliver(message);
+  else early.push(message);
+});
 
 async function main(): Promise<void> {
   const { plan } = await instantiatePlan(launch);
@@ -93,6 +123,8 @@ async function main(): Promise<void> {
         port.postMessage({ type: 'snapshot', checkpointId: message.checkpointId, state, pending } satisfies FromSubtask, [state.buffer as ArrayBuffer]);
         return;
       }
+      case 'decode':
+        return; // answered on arrival (decodeNow)
       case 'commit':
         while (uncommitted.length > 0 && uncommitted[0]!.checkpointId <= message.checkpointId) {
           await graph.commit(uncommitted.shift()!.pendingByUid);
@@ -102,7 +134,8 @@ async function main(): Promise<void> {
     }
   };
 
-  port.on('message', (message: ToSubtask) => enqueue(() => handle(message)));
+  deliver = (message) => enqueue(() => handle(message));
+  for (const message of early.splice(0)) deliver(message);
   const tick = setInterval(() => enqueue(async () => {
     graph.onProcessingTime(Date.now());
     await graph.flush();

@@ -35,7 +35,13 @@ beforeAll(async () => {
   await runCliToEnd(uninterruptedArguments(tape, uninterrupted, 'jsonl', 2));
   reference = { tables: await readTables(uninterrupted, 'jsonl'), summary: await readSummary(uninterrupted) };
   killed = { tape, outDir: path.join(workDir, 'killed', 'out'), checkpointDir: path.join(workDir, 'killed', 'checkpoints'), format: 'jsonl' };
-  await stopRunAt(killed, runArguments(killed, 2, ['--retain', '3'], '100ms'), { afterCheckpoints: 4, delayMs: 30 });
+  // Killed right after a checkpoint that is neither the first nor the final one (a fast run may read the whole
+  // tape within a few intervals).
+  await stopRunAt(killed, runArguments(killed, 2, ['--retain', '3'], '100ms'), {
+    description: 'a checkpoint after the second, taken mid-tape',
+    checkpointWhere: (metadata) =>
+      metadata.checkpointId >= 2 && metadata.splits.some((split) => split.position !== undefined) && !metadata.splits.every((split) => split.ended),
+  });
   completedIds = await storeOf(killed).completedIds();
 }, RUN_TIMEOUT);
 
