@@ -10,10 +10,10 @@ import { assertBuilt, generateTape, RUN_TIMEOUT, runCliToEnd, sleep, startCli, w
 import { newestCompletedId, runArguments, stopRunAt, storeOf, uninterruptedArguments, type RunPlace } from './support/checkpointed-run.js';
 import { comparableSummary, hiddenPartFiles, readSummary, readTables, tableDifferences, type Tables } from './support/tables.js';
 
-/** Long enough that an outage of a second and a half starts and ends well inside the run. */
+/** Long enough that an outage of 0.6 s (three checkpoint intervals) starts and ends well inside the run. */
 const EVENTS = 300_000;
 const TAPE_SEED = 47;
-const OUTAGE_MS = 1_500;
+const OUTAGE_MS = 600;
 
 let server: TestS3Server;
 let workDir: string;
