@@ -107,7 +107,8 @@ describe('kill -9 in the middle of a run, then --restore latest', { timeout: RUN
     test(`gives the uninterrupted run's tables and counters: ${killCase.name}, tape seed ${killCase.tapeSeed}, killed ${when}`, async () => {
       const place = await placeFor(`kill-${killCase.momentSeed}`, killCase.tapeSeed, killCase.format);
       for (const [index, parallelism] of killCase.killedAt.entries()) {
-        await stopRunAt(place, runArguments(place, parallelism, index === 0 ? [] : ['--restore', 'latest']), moments[index]!);
+        // Checkpoints every 100 ms, so even a fast run is killed well before its input ends.
+        await stopRunAt(place, runArguments(place, parallelism, index === 0 ? [] : ['--restore', 'latest'], '100ms'), moments[index]!);
       }
       const restoredFrom = await expectMidTapeCheckpoint(place);
       const restored = await runCliToEnd(runArguments(place, killCase.restoredAt, ['--restore', 'latest']));

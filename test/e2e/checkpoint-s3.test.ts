@@ -70,7 +70,7 @@ async function waitForProgress(place: RunPlace, running: ReturnType<typeof start
 describe('checkpoints in S3', { timeout: RUN_TIMEOUT }, () => {
   test('kill -9, then --restore latest from the bucket at another parallelism gives the uninterrupted tables', async () => {
     const place = placeIn('round-trip');
-    await stopRunAt(place, runArguments(place, 2), { afterCheckpoints: 2, delayMs: 90 });
+    await stopRunAt(place, runArguments(place, 2, [], '100ms'), { afterCheckpoints: 2, delayMs: 90 });
     const store = storeOf(place);
     const newest = await newestCompletedId(store);
     expect((await store.readMetadata(newest)).splits.every((split) => split.ended)).toBe(false);

@@ -74,7 +74,7 @@ const SOME_SPLITS_ENDED: CheckpointMoment = {
 describe('kill -9 with a source of three files', { timeout: RUN_TIMEOUT }, () => {
   test('the checkpoint names every split, and a restore 2 -> 3 gives the uninterrupted tables', async () => {
     const place = await placeFor('positions');
-    await stopRunAt(place, runArguments(place, 2), { afterCheckpoints: 3, delayMs: 40 });
+    await stopRunAt(place, runArguments(place, 2, [], '100ms'), { afterCheckpoints: 3, delayMs: 40 });
     const metadata = await storeOf(place).readMetadata(await newestCompletedId(storeOf(place)));
     expect(metadata.splits.map((split) => path.basename(split.splitId))).toEqual(['part-0.jsonl', 'part-1.jsonl', 'part-2.jsonl']);
     await restoreAndCompare(place, 2, 3);
