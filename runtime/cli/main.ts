@@ -4,9 +4,11 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { availableParallelism } from 'node:os';
 import { describeError, isCoattailError } from '../errors.js';
 import { runCommand } from './run-command.js';
-import { generateCommand } from './generate-command.js';
-import { alertsCommand, produceCommand } from './connector-commands.js';
-import { inspectCheckpoint, listCheckpoints } from './checkpoints-command.js';
+
+// The other commands load on use: `coattail run` starts its worker threads sooner without them.
+const generate = () => import('./generate-command.js');
+const connectors = () => import('./connector-commands.js');
+const checkpointCommands = () => import('./checkpoints-command.js');
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -62,7 +64,7 @@ export function buildProgram(): Command {
     .option('--bad-rate <share>', 'share of bad records, 0..0.5', '0.002')
     .option('--rate <n>', 'events per second of event time', positiveInt('--rate'), 1000)
     .option('--truth <file>', 'also write the injected ground truth as JSON')
-    .action(async (options) => generateCommand(options));
+    .action(async (options) => (await generate()).generateCommand(options));
 
   program
     .command('alerts')
@@ -73,7 +75,7 @@ export function buildProgram(): Command {
     .option('--since <time>', 'ISO-8601 time or a duration back from now (30m, 1h, 2d); default 24h')
     .option('--limit <n>', 'at most this many (default 50)', positiveInt('--limit'))
     .option('--endpoint <url>', 'DynamoDB endpoint (else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL)')
-    .action(async (options) => alertsCommand(options));
+    .action(async (options) => (await connectors()).alertsCommand(options));
 
   program
     .command('produce')
@@ -81,7 +83,7 @@ export function buildProgram(): Command {
     .requiredOption('--from <feeds>', 'binance:btcusdt,ethusdt | coinbase:BTC-USD | both joined with +')
     .requiredOption('--to <target>', 'kinesis:<stream> | file:<path.jsonl>')
     .option('--kinesis-endpoint <url>', 'Kinesis endpoint (else AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL)')
-    .action(async (options) => produceCommand(options));
+    .action(async (options) => (await connectors()).produceCommand(options));
 
   const checkpointsCommand = program.command('checkpoints').description('list and inspect checkpoints');
   checkpointsCommand
@@ -89,14 +91,16 @@ export function buildProgram(): Command {
     .description('the checkpoints in a folder or s3://bucket/prefix')
     .argument('<dir>', 'checkpoint location')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
-    .action(async (dir: string, options: { s3Endpoint?: string }) => listCheckpoints(dir, options.s3Endpoint));
+    .action(async (dir: string, options: { s3Endpoint?: string }) => (await checkpointCommands()).listCheckpoints(dir, options.s3Endpoint));
   checkpointsCommand
     .command('inspect')
     .description('one checkpoint in detail: time, size, source offsets, operators, key groups')
     .argument('<dir>', 'checkpoint location')
     .argument('<id>', 'chk-N or N')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
-    .action(async (dir: string, id: string, options: { s3Endpoint?: string }) => inspectCheckpoint(dir, id, options.s3Endpoint));
+    .action(async (dir: string, id: string, options: { s3Endpoint?: string }) =>
+      (await checkpointCommands()).inspectCheckpoint(dir, id, options.s3Endpoint),
+    );
 
   return program;
 }

@@ -167,7 +167,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     );
   }
   if (decodeInSubtasks) hostedDecode = new HostedDecodePool(subtasks, decodeThreads);
-  const pool: DecodePool = hostedDecode ?? piscinaDecodePool(launch, decodeThreads, fail);
+  const pool: DecodePool = hostedDecode ?? (await piscinaDecodePool(launch, decodeThreads, fail));
 
   const inFlight = new Semaphore(decodeThreads * 2 + 2);
   const results = new OrderedResults<Item>();

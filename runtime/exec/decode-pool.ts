@@ -2,7 +2,7 @@
 // at least as many subtasks as decode threads (two isolates fewer to start, warm up and collect on 2 cores).
 
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { DecodeRequest, DecodeResult } from './decode-stage.js';
 import type { JobLaunch } from './messages.js';
 import type { SubtaskPool } from './subtask-pool.js';
@@ -13,9 +13,13 @@ export interface DecodePool {
   destroy(): Promise<void>;
 }
 
-/** Decode threads of their own (piscina), used when there are fewer subtasks than decode threads. */
-export function piscinaDecodePool(launch: JobLaunch, threads: number, onError: (error: unknown) => void): DecodePool {
-  const pool = new Piscina({
+/**
+ * Decode threads of their own (piscina), used when there are fewer subtasks than decode threads. piscina is
+ * loaded here, on use: runs that decode in their subtask threads start without it.
+ */
+export async function piscinaDecodePool(launch: JobLaunch, threads: number, onError: (error: unknown) => void): Promise<DecodePool> {
+  const { Piscina: PiscinaPool } = await import('piscina');
+  const pool: Piscina = new PiscinaPool({
     filename: fileURLToPath(new URL('./decode-worker.js', import.meta.url)),
     workerData: launch,
     minThreads: threads,
