@@ -7,7 +7,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fileSource } from '../connectors/sources/file-source.js';
-import { DecodeStage, forEachRawRecord, type DecodeResult } from '../runtime/exec/decode-stage.js';
+import { DecodeStage, forEachRawRecord, transferablesOf, type DecodeResult } from '../runtime/exec/decode-stage.js';
 import { bundleJob } from '../runtime/exec/job-loader.js';
 import { instantiatePlan } from '../runtime/exec/job-instance.js';
 import { CounterRegistry } from '../runtime/exec/metrics.js';
@@ -153,13 +153,7 @@ export async function measureStageCosts(options: StageCostOptions): Promise<{ re
   return { records, costs };
 }
 function hop(result: DecodeResult): DecodeResult {
-  const transfer: ArrayBuffer[] = [];
-  for (const target of result.targets) transfer.push(target.records.buffer as ArrayBuffer, target.exitMasks.buffer as ArrayBuffer, target.orderedIndex.buffer as ArrayBuffer, target.eventTimes.buffer as ArrayBuffer);
-  if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
-  if (result.dedupeHashes) transfer.push(result.dedupeHashes.buffer as ArrayBuffer);
-  if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
-  if (result.payload?.kind === 'lines') transfer.push(result.payload.bytes.buffer as ArrayBuffer);
-  return structuredClone(result, { transfer });
+  return structuredClone(result, { transfer: transferablesOf(result) });
 }
 
 export function renderStageCosts(options: StageCostOptions, records: number, costs: Costs): string {

@@ -73,6 +73,13 @@ class TargetBuilder {
   readonly masks: number[] = [];
   readonly orderedIndex: number[] = [];
   readonly eventTimes: number[] = [];
+
+  push(value: unknown, mask: number, orderedIndex: number, eventTime: number): void {
+    this.records.push(value);
+    this.masks.push(mask);
+    this.orderedIndex.push(orderedIndex);
+    this.eventTimes.push(eventTime);
+  }
 }
 
 export class DecodeStage {
@@ -117,7 +124,7 @@ export class DecodeStage {
     plan: PhysicalPlan,
     parallelism: number,
     maxParallelism: number,
-    codec: CodecName = 'msgpack',
+    codec: CodecName = 'columnar',
     preAggregation = true,
   ): Promise<DecodeStage> {
     const stage = new DecodeStage(plan, parallelism, maxParallelism, codec, preAggregation);
@@ -255,10 +262,7 @@ export class DecodeStage {
     if (sameRecord && last >= 0 && builder.records[last] === value && builder.orderedIndex[last] === index && (builder.masks[last]! & (1 << exit)) === 0) {
       builder.masks[last]! |= 1 << exit;
     } else {
-      builder.records.push(value);
-      builder.masks.push(1 << exit);
-      builder.orderedIndex.push(index);
-      builder.eventTimes.push(ordered ? this.orderedTime : Number.NaN);
+      builder.push(value, 1 << exit, index, ordered ? this.orderedTime : Number.NaN);
     }
   }
 
@@ -272,11 +276,7 @@ export class DecodeStage {
   }
 
   private pushPartial(subtask: number, partialExit: number, partial: PartialAggregate, orderedIndex: number, eventTime: number): void {
-    const builder = this.builder(subtask);
-    builder.records.push(partial);
-    builder.masks.push(1 << partialExit);
-    builder.orderedIndex.push(orderedIndex);
-    builder.eventTimes.push(eventTime);
+    this.builder(subtask).push(partial, 1 << partialExit, orderedIndex, eventTime);
   }
 
   private builder(subtask: number): TargetBuilder {
@@ -322,12 +322,15 @@ export class DecodeStage {
  * coordinator may need it decoded again, then returns the buffer to its reader), and the buffers to transfer.
  */
 export function decodeForCoordinator(stage: DecodeStage, request: DecodeRequest): { result: DecodeResult; transfer: ArrayBuffer[] } {
-  let result = stage.decode(request);
+  const decoded = stage.decode(request);
+  const result = request.payload.kind === 'lines' ? { ...decoded, payload: request.payload } : decoded;
+  return { result, transfer: transferablesOf(result) };
+}
+
+/** The buffers of a decode result to transfer (not copy) to another thread. */
+export function transferablesOf(result: DecodeResult): ArrayBuffer[] {
   const transfer: ArrayBuffer[] = [];
-  if (request.payload.kind === 'lines') {
-    result = { ...result, payload: request.payload };
-    transfer.push(request.payload.bytes.buffer as ArrayBuffer);
-  }
+  if (result.payload?.kind === 'lines') transfer.push(result.payload.bytes.buffer as ArrayBuffer);
   for (const target of result.targets) {
     transfer.push(
       target.records.buffer as ArrayBuffer,
@@ -339,7 +342,7 @@ export function decodeForCoordinator(stage: DecodeStage, request: DecodeRequest)
   if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
   if (result.dedupeHashes) transfer.push(result.dedupeHashes.buffer as ArrayBuffer);
   if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
-  return { result, transfer };
+  return transfer;
 }
 
 /** Calls `each` for every record of a chunk in order; returns how many. Empty lines are skipped. */

@@ -20,6 +20,8 @@ export type PartialAggregate = readonly [key: string, start: number, end: number
 export type EmitPartial = (target: number, partialExit: number, partial: PartialAggregate, orderedIndex: number, eventTime: number) => void;
 
 interface Group {
+  /** Index into the pre-aggregated exits (and `open`). */
+  readonly which: number;
   readonly exit: PreAggregatedExit;
   readonly target: number;
   readonly key: string;
@@ -74,7 +76,7 @@ export class ChunkPreAggregator {
       let group: Group | undefined;
       for (let g = 0; g < groups.length; g++) if (groups[g]!.start === window.start) group = groups[g];
       if (!group) {
-        group = { exit, target, key, start: window.start, end: window.end, accumulator: exit.aggregate.createAccumulator(), lastIndex: 0, lastTime: 0 };
+        group = { which, exit, target, key, start: window.start, end: window.end, accumulator: exit.aggregate.createAccumulator(), lastIndex: 0, lastTime: 0 };
         groups.push(group);
         this.schedule(group, window.end + exit.delayMs);
       }
@@ -105,9 +107,10 @@ export class ChunkPreAggregator {
       if (firesAt < this.lowestFire) this.lowestFire = firesAt;
       for (const group of this.byFire.get(firesAt)!) {
         this.emit(group.target, group.exit.partialExit, [group.key, group.start, group.end, group.accumulator], group.lastIndex, group.lastTime);
-        const groups = this.open[this.exits.indexOf(group.exit)]!.get(group.key)!;
+        const byKey = this.open[group.which]!;
+        const groups = byKey.get(group.key)!;
         groups.splice(groups.indexOf(group), 1);
-        if (groups.length === 0) this.open[this.exits.indexOf(group.exit)]!.delete(group.key);
+        if (groups.length === 0) byKey.delete(group.key);
       }
       this.byFire.delete(firesAt);
     }
