@@ -27,7 +27,7 @@ export function buildProgram(): Command {
     .argument('<job-file>', 'the job file, e.g. jobs/all.ts')
     .option(
       '-s, --source <uri>',
-      'generator (simulated live market) | generator:events=N,seed=S | file:<path.jsonl[.gz]|dir> | kinesis:<stream>[?start=LATEST|TRIM_HORIZON|<time>] | binance:btcusdt,ethusdt | coinbase:BTC-USD | binance:...+coinbase:...',
+      'generator (simulated live market) | generator:events=N,seed=S[,bad=R,rate=R,start=MS] | file:<path.jsonl[.gz]|dir> | kinesis:<stream>[?start=LATEST|TRIM_HORIZON|<time>] | binance:btcusdt,ethusdt | coinbase:BTC-USD | binance:...+coinbase:...',
       'generator',
     )
     .option('--bounded', 'kinesis: read what the stream holds now, then end (backfill)')

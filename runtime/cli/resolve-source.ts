@@ -47,7 +47,8 @@ export async function resolveSource(uri: string, flags: SourceFlags = {}): Promi
 
 /**
  * `generator` alone is the live simulated market (endless, paced); `generator:events=N,seed=S[,bad=R][,rate=R]`
- * is a finite tape produced as fast as the pipeline takes it, unless `rate` paces it.
+ * is a finite tape produced as fast as the pipeline takes it, unless `rate` paces it. A paced tape starts its
+ * event time at the wall clock, or at `start` (epoch ms), which makes a paced run repeatable.
  */
 function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source {
   const params = new Map<string, number>();
@@ -55,9 +56,9 @@ function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source
     const [key, value] = part.split('=');
     const number = Number(value);
     if (!key || value === undefined || !Number.isFinite(number)) {
-      throw new CoattailError('BAD_ARGUMENT', `bad generator option "${part}": use generator:events=N,seed=S,bad=R,rate=R`);
+      throw new CoattailError('BAD_ARGUMENT', `bad generator option "${part}": use generator:events=N,seed=S,bad=R,rate=R,start=MS`);
     }
-    if (!['events', 'seed', 'bad', 'rate'].includes(key)) throw new CoattailError('BAD_ARGUMENT', `unknown generator option "${key}"`);
+    if (!['events', 'seed', 'bad', 'rate', 'start'].includes(key)) throw new CoattailError('BAD_ARGUMENT', `unknown generator option "${key}"`);
     params.set(key, number);
   }
   const events = params.get('events') ?? Number.MAX_SAFE_INTEGER;
@@ -67,6 +68,7 @@ function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source
   const linesPerSecond = rate * (flags.speed ?? 1);
   const seed = params.get('seed') ?? 1;
   const badRate = params.get('bad');
+  const startMs = params.get('start') ?? (live ? Date.now() : undefined);
   return generatorSource({
     uri,
     lines: () =>
@@ -74,7 +76,8 @@ function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source
         events,
         seed,
         ...(badRate === undefined ? {} : { badRate }),
-        ...(live ? { startMs: Date.now(), eventsPerSecond: rate } : {}),
+        ...(startMs === undefined ? {} : { startMs }),
+        ...(live ? { eventsPerSecond: rate } : {}),
       }).lines,
     ...(live ? { linesPerSecond } : {}),
     bounded: params.has('events'),

@@ -6,14 +6,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
-import { assertBuilt, generateTape, RUN_TIMEOUT, runCliToEnd, sleep, startCli, waitWhileRunning } from './support/cli.js';
+import { assertBuilt, generateTape, JOB_ALL, RUN_TIMEOUT, runCliToEnd, startCli, waitWhileRunning } from './support/cli.js';
 import { newestCompletedId, runArguments, stopRunAt, storeOf, uninterruptedArguments, type RunPlace } from './support/checkpointed-run.js';
 import { comparableSummary, hiddenPartFiles, readSummary, readTables, tableDifferences, type Tables } from './support/tables.js';
 
-/** Long enough that an outage of 0.6 s (three checkpoint intervals) starts and ends well inside the run. */
 const EVENTS = 300_000;
 const TAPE_SEED = 47;
-const OUTAGE_MS = 600;
+/** The outage test's paced tape: 40,000 events at 200 a second of event time, replayed 40x (5 s). */
+const PACED_EVENTS = 40_000;
+const PACED_SPEED = 40;
+const PACED_START_MS = Date.UTC(2026, 0, 5, 9, 0, 0);
+const paced = `generator:events=${PACED_EVENTS},seed=${TAPE_SEED},rate=200,start=${PACED_START_MS}`;
+const FAILED_CHECKPOINT = /^coattail: checkpoint (\d+) failed and was aborted: (.+)$/m;
 
 let server: TestS3Server;
 let workDir: string;
@@ -85,41 +89,39 @@ describe('checkpoints in S3', { timeout: RUN_TIMEOUT }, () => {
   });
 
   test('an outage fails checkpoints, which are logged and counted; the job runs on and ends with the right tables', async () => {
-    // The run must outlast the outage; when a loaded machine lets it finish during the outage, try a fresh run.
-    for (let attempt = 1; ; attempt++) {
-      const place = placeIn(`outage-${attempt}`);
-      const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '1000']));
-      const beforeOutage = await waitForProgress(place, running);
-      await server.pause('refuse');
-      await sleep(OUTAGE_MS);
+    // A paced tape (about 5 s of wall clock at any machine speed) outlasts the outage, which lasts until a
+    // checkpoint has failed: nothing here depends on how fast the engine is.
+    const expectedOut = path.join(workDir, 'outage-uninterrupted');
+    await runCliToEnd(['run', JOB_ALL, '-s', paced, '--speed', '100000', '-o', expectedOut, '-f', 'jsonl', '-p', '2', '-q', '--no-checkpoints']);
+    const place: RunPlace = { ...placeIn('outage'), source: paced };
+    const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '1000', '--speed', String(PACED_SPEED)]));
+    const beforeOutage = await waitForProgress(place, running);
+    await server.pause('refuse');
+    try {
+      await waitWhileRunning(running, async () => FAILED_CHECKPOINT.test(running.stderr()), 'a failed checkpoint');
+    } finally {
       await server.resume();
-      const outlasted = !running.exited();
-      const result = await running.done;
-      expect(result.code, result.stderr).toBe(0);
-      const failures = [...result.stderr.matchAll(/^coattail: checkpoint (\d+) failed and was aborted: (.+)$/gm)];
-      const lastFailed = Math.max(...failures.map(([, id]) => Number(id)));
-      const newest = await newestCompletedId(storeOf(place));
-      // A fast run can read its last chunk, and fail its final checkpoint, before storage is back: nothing is
-      // left to checkpoint after the outage. Try a fresh run; if checkpoints never recover, the third fails below.
-      if ((!outlasted || newest <= lastFailed) && attempt < 3) continue;
-
-      expect(failures.length, result.stderr).toBeGreaterThan(0);
-      for (const [, , cause] of failures) expect(cause).toContain(server.endpoint);
-      const summary = await readSummary(place.outDir);
-      const counted = summary.checkpoints as { completed: number; failed: number };
-      expect(counted.failed).toBe(failures.length);
-      expect(counted.completed).toBeGreaterThan(0);
-      // Storage came back: a checkpoint after the failed ones completed.
-      expect(lastFailed, result.stderr).toBeGreaterThan(beforeOutage);
-      expect(newest, result.stderr).toBeGreaterThan(lastFailed);
-      await expectSameAsUninterrupted(place);
-      return;
     }
+    const result = await running.done;
+    expect(result.code, result.stderr).toBe(0);
+    const failures = [...result.stderr.matchAll(new RegExp(FAILED_CHECKPOINT.source, 'gm'))];
+    expect(failures.length, result.stderr).toBeGreaterThan(0);
+    for (const [, , cause] of failures) expect(cause).toContain(server.endpoint);
+    const summary = await readSummary(place.outDir);
+    const counted = summary.checkpoints as { completed: number; failed: number };
+    expect(counted.failed).toBe(failures.length);
+    const lastFailed = Math.max(...failures.map(([, id]) => Number(id)));
+    expect(lastFailed, result.stderr).toBeGreaterThan(beforeOutage);
+    // Storage came back: a checkpoint after the failed ones completed.
+    expect(await newestCompletedId(storeOf(place)), result.stderr).toBeGreaterThan(lastFailed);
+    expect(tableDifferences(await readTables(place.outDir, 'jsonl'), await readTables(expectedOut, 'jsonl'))).toEqual({});
+    expect(comparableSummary(summary)).toEqual(comparableSummary(await readSummary(expectedOut)));
+    expect(await hiddenPartFiles(place.outDir)).toEqual([]);
   });
 
   test('with --tolerable-failed-checkpoints 0 and storage gone for good, the job fails with the cause', async () => {
-    const place = placeIn('gone');
-    const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '0']));
+    const place: RunPlace = { ...placeIn('gone'), source: paced };
+    const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '0', '--speed', String(PACED_SPEED)]));
     try {
       await waitForProgress(place, running);
       await server.pause('refuse');

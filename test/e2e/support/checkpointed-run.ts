@@ -5,7 +5,9 @@ import { JOB_ALL, type CliResult, type RunningCli, sleep, startCli, waitWhileRun
 import type { OutputFormat } from './tables.js';
 
 export interface RunPlace {
+  /** The input file, read as `-s file:<tape>` unless `source` names another source. */
   readonly tape: string;
+  readonly source?: string;
   readonly outDir: string;
   /** A folder or `s3://bucket/prefix`. */
   readonly checkpointDir: string;
@@ -19,7 +21,7 @@ export function runArguments(place: RunPlace, parallelism: number, extra: readon
     'run',
     JOB_ALL,
     '-s',
-    `file:${place.tape}`,
+    place.source ?? `file:${place.tape}`,
     '-o',
     place.outDir,
     '-f',

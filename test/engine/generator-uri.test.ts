@@ -1,0 +1,53 @@
+// The `generator:` source URIs of `-s`: finite tapes, paced tapes and their fixed start, bad options.
+import { describe, expect, test } from 'vitest';
+
+import type { Source } from '../../runtime/api/source.js';
+import { resolveSource } from '../../runtime/cli/resolve-source.js';
+
+async function readAll(source: Source): Promise<string[]> {
+  const [split] = await source.discoverSplits();
+  const reader = await source.openSplit(split!, undefined);
+  const lines: string[] = [];
+  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+    if (chunk.payload.kind !== 'records') throw new Error('the generator gives records');
+    lines.push(...chunk.payload.texts);
+  }
+  await reader.close();
+  return lines;
+}
+
+function firstEventTime(lines: readonly string[]): number {
+  for (const line of lines) {
+    try {
+      const value = JSON.parse(line) as { timestamp?: unknown };
+      if (typeof value.timestamp === 'string') return Date.parse(value.timestamp);
+    } catch {
+      // a bad record of the tape
+    }
+  }
+  throw new Error('no event with a timestamp');
+}
+
+describe('generator source URIs', () => {
+  const start = Date.UTC(2026, 2, 1, 12, 0, 0);
+
+  test('a paced tape with a start repeats itself line for line and begins its event time there', async () => {
+    const uri = `generator:events=300,seed=5,rate=200,start=${start}`;
+    const [first, second] = [await readAll(await resolveSource(uri, { speed: 50 })), await readAll(await resolveSource(uri, { speed: 100 }))];
+    expect(first).toHaveLength(300);
+    expect(second).toEqual(first);
+    expect(firstEventTime(first)).toBeGreaterThanOrEqual(start);
+    expect(firstEventTime(first)).toBeLessThan(start + 60_000);
+  });
+
+  test('a paced tape without a start begins at the wall clock', async () => {
+    const before = Date.now();
+    const lines = await readAll(await resolveSource('generator:events=50,seed=5,rate=200', { speed: 100 }));
+    expect(firstEventTime(lines)).toBeGreaterThanOrEqual(before - 60_000);
+  });
+
+  test('names the option that is wrong', async () => {
+    await expect(resolveSource('generator:events=10,begin=5')).rejects.toThrow('unknown generator option "begin"');
+    await expect(resolveSource('generator:events=10,start=soon')).rejects.toThrow('bad generator option "start=soon"');
+  });
+});
