@@ -34,6 +34,8 @@ export interface SubtaskLaunch extends JobLaunch {
 }
 
 export type ToSubtask =
+  /** The first message a subtask thread gets: which subtask it is (threads may start before the job is known). */
+  | { readonly type: 'launch'; readonly launch: SubtaskLaunch }
   | {
       readonly type: 'batch';
       readonly split: number;

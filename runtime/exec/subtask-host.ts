@@ -1,7 +1,8 @@
 // Entry of a subtask's worker thread: builds its part of the plan and processes the coordinator's messages
-// strictly in order, returning one credit per batch once the batch (and any sink write) is done.
+// strictly in order, returning one credit per batch once the batch (and any sink write) is done. The thread
+// may start before the job is known (warm-threads.ts): its first message says which subtask it is.
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { describeError } from '../errors.js';
 import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
 import { instantiatePlan } from './job-instance.js';
@@ -11,9 +12,7 @@ import { createCodec } from '../transport/record-codec.js';
 import { encodeState } from '../checkpoint/state-codec.js';
 import type { SubtaskCheckpointState } from '../checkpoint/restore.js';
 
-const launch = workerData as SubtaskLaunch;
 const port = parentPort!;
-const codec = createCodec(launch.codec);
 const PROCESSING_TIME_TICK_MS = 100;
 const METRICS_INTERVAL_MS = 1000;
 
@@ -30,7 +29,7 @@ function fail(error: unknown): void {
  * to produce the batches. They may arrive before the subtask is ready; the stage is built on the first.
  */
 let decodeStage: Promise<DecodeStage> | undefined;
-function decodeNow(id: number, request: DecodeRequest): void {
+function decodeNow(launch: SubtaskLaunch, id: number, request: DecodeRequest): void {
   decodeStage ??= instantiatePlan(launch).then(({ plan }) =>
     DecodeStage.create(plan, launch.parallelism, launch.maxParallelism, launch.codec, launch.preAggregate !== false),
   );
@@ -48,13 +47,18 @@ function decodeNow(id: number, request: DecodeRequest): void {
 /** Until the subtask is built, other messages wait here, in order. */
 const early: ToSubtask[] = [];
 let deliver: ((message: ToSubtask) => void) | undefined;
+let launch: SubtaskLaunch | undefined;
 port.on('message', (message: ToSubtask) => {
-  if (message.type === 'decode') decodeNow(message.id, message.request);
+  if (message.type === 'launch') {
+    launch = message.launch;
+    main(launch).catch(fail);
+  } else if (message.type === 'decode') decodeNow(launch!, message.id, message.request);
   else if (deliver) deliver(message);
   else early.push(message);
 });
 
-async function main(): Promise<void> {
+async function main(launch: SubtaskLaunch): Promise<void> {
+  const codec = createCodec(launch.codec);
   const { plan } = await instantiatePlan(launch);
   const graph = await SubtaskGraph.create(plan, {
     subtaskIndex: launch.subtaskIndex,
@@ -124,7 +128,8 @@ async function main(): Promise<void> {
         return;
       }
       case 'decode':
-        return; // answered on arrival (decodeNow)
+      case 'launch':
+        return; // answered on arrival
       case 'commit':
         while (uncommitted.length > 0 && uncommitted[0]!.checkpointId <= message.checkpointId) {
           await graph.commit(uncommitted.shift()!.pendingByUid);
@@ -145,5 +150,3 @@ async function main(): Promise<void> {
   report.unref();
   send({ type: 'ready' });
 }
-
-main().catch(fail);

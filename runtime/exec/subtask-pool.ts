@@ -1,12 +1,10 @@
 // Starts the subtask worker threads and speaks to them: credits, metrics, completion, failures.
 
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { CoattailError } from '../errors.js';
 import { CreditGate } from '../transport/credits.js';
 import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
-
-const HOST_URL = new URL('./subtask-host.js', import.meta.url);
+import { releaseWarmThreads, takeSubtaskThread } from './warm-threads.js';
 
 export interface SubtaskEvents {
   onFailure(error: CoattailError): void;
@@ -69,10 +67,13 @@ export class SubtaskPool {
   readonly subtasks: SubtaskHandle[];
 
   constructor(launches: SubtaskLaunch[], creditsPerChannel: number, events: SubtaskEvents) {
-    this.subtasks = launches.map(
-      (launch, index) =>
-        new SubtaskHandle(index, new Worker(fileURLToPath(HOST_URL), { workerData: launch, stdout: false, stderr: false }), creditsPerChannel, events),
-    );
+    this.subtasks = launches.map((launch, index) => {
+      const worker = takeSubtaskThread();
+      const handle = new SubtaskHandle(index, worker, creditsPerChannel, events);
+      handle.post({ type: 'launch', launch });
+      return handle;
+    });
+    releaseWarmThreads();
   }
 
   async ready(): Promise<void> {
