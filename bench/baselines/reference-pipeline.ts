@@ -134,7 +134,9 @@ export class ReferencePipeline {
   /** Keep-first: a record is a duplicate when a kept record of its event_id is at most the horizon older (or newer). */
   private isDuplicate(trade: Trade): boolean {
     const horizon = this.features.quality.dedupHorizonMs;
-    const first = this.seen.get(trade.event_id);
+    let first = this.seen.get(trade.event_id);
+    // Forgotten two horizons behind the newest event time, evicted from the map yet or not (as the engine).
+    if (first !== undefined && first < this.maxEventTime - 2 * horizon) first = undefined;
     if (first !== undefined && trade.timestamp - first <= horizon) return true;
     this.seen.set(trade.event_id, trade.timestamp);
     if (this.counts.passed % 65_536 === 0) this.evictSeen(horizon);

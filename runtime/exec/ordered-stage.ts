@@ -59,8 +59,12 @@ export class OrderedStage {
   }
 
   private isDuplicate(id: string, hash: number, time: number): boolean {
-    const first = this.journal.firstTime(id, hash);
-    if (first !== undefined && time - first <= this.dedupe!.withinMs) return true;
+    const horizon = this.dedupe!.withinMs;
+    let first = this.journal.firstTime(id, hash);
+    // Forgotten once the newest event time is two horizons past it, whether or not its segment has been dropped
+    // yet: segments end at checkpoints and at a size, and the outcome must not depend on where.
+    if (first !== undefined && first < this.maxSeenTime - 2 * horizon) first = undefined;
+    if (first !== undefined && time - first <= horizon) return true;
     if (first === undefined || time > first) this.journal.add(id, hash, time);
     if (time > this.maxSeenTime) this.maxSeenTime = time;
     return false;
@@ -68,7 +72,8 @@ export class OrderedStage {
 
   /**
    * Ids first seen more than two horizons before the newest event time can only match records over one
-   * horizon late; dropping their segments keeps the state bounded by event time, not by input length.
+   * horizon late, and `isDuplicate` ignores them already; dropping their segments keeps the state bounded by
+   * event time, not by input length.
    */
   private evictExpired(): void {
     if (this.dedupe) this.journal.evictBefore(this.maxSeenTime - 2 * this.dedupe.withinMs);

@@ -116,6 +116,26 @@ describe('ordered stage', () => {
     const [stamps] = stage.apply(0, chunk({ ids: ['a'], times: [65], eventTimes: [65] }));
     expect([...stamps!]).toEqual([Number.NaN]);
   });
+
+  it('forgets an id two horizons behind the newest event time whether or not its segment was dropped yet', () => {
+    // Horizon 10: 'a' at 0 is forgotten once the newest event time is past 20. Its copy at 5 is within one
+    // horizon of it, yet passes, and must do so wherever segments end (snapshots close them).
+    const copyOutcome = (snapshotBetween: boolean, oneChunk: boolean, newest: number): boolean => {
+      const stage = new OrderedStage(dedupe(10), new CounterRegistry());
+      stage.apply(0, chunk({ ids: ['a'], times: [0], eventTimes: [0] }));
+      if (snapshotBetween) storedIds(stage);
+      if (!oneChunk) stage.apply(0, chunk({ ids: ['z'], times: [newest], eventTimes: [newest] }));
+      const [stamps] = stage.apply(0, oneChunk ? chunk({ ids: ['z', 'a'], times: [newest, 5], eventTimes: [newest, 5] }) : chunk({ ids: ['a'], times: [5], eventTimes: [5] }));
+      return Number.isNaN(stamps!.at(-1)!);
+    };
+    for (const snapshotBetween of [false, true]) {
+      for (const oneChunk of [false, true]) {
+        expect(copyOutcome(snapshotBetween, oneChunk, 21), `snapshot ${snapshotBetween}, one chunk ${oneChunk}`).toBe(false);
+        // Exactly two horizons behind: still remembered, so the copy is a duplicate.
+        expect(copyOutcome(snapshotBetween, oneChunk, 20), `snapshot ${snapshotBetween}, one chunk ${oneChunk}`).toBe(true);
+      }
+    }
+  });
 });
 
 /** The ids a snapshot stores, oldest segment first (snapshots are never confirmed here, so all are listed). */
