@@ -17,8 +17,12 @@ export interface Trade {
   ingestion_timestamp: number | null;
 }
 
-/** The range of a JavaScript Date; times outside it cannot be written as timestamps. */
-const MAX_EPOCH_MS = 8.64e15;
+/**
+ * Event times lie in the years ISO-8601's four-digit form can name, 0000-9999 UTC, whichever form they came
+ * in: window ends, partitions (`date=YYYY-MM-DD`) and Parquet timestamps of such times are all writable.
+ */
+const MIN_EPOCH_MS = -62_167_219_200_000; // 0000-01-01T00:00:00Z
+const END_EPOCH_MS = 253_402_300_800_000; // 10000-01-01T00:00:00Z, excluded
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -28,12 +32,10 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * - an ISO-8601 string `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm)` naming a real calendar date.
  */
 export function parseEventTime(value: unknown): number | undefined {
-  if (typeof value === 'number') {
-    if (!(value >= -MAX_EPOCH_MS && value <= MAX_EPOCH_MS)) return undefined; // also rejects NaN
-    return Math.floor(value);
-  }
-  if (typeof value === 'string') return parseIsoTimestamp(value);
-  return undefined;
+  let time: number | undefined;
+  if (typeof value === 'number') time = Math.floor(value);
+  else if (typeof value === 'string') time = parseIsoTimestamp(value);
+  return time !== undefined && time >= MIN_EPOCH_MS && time < END_EPOCH_MS ? time : undefined; // also rejects NaN
 }
 
 /**

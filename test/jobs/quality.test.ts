@@ -104,6 +104,11 @@ describe('checkQuality', () => {
     ['a numeric-string timestamp', { timestamp: String(T0) }, [], 'timestamp must be an ISO-8601'],
     ['a boolean timestamp', { timestamp: true }, [], 'timestamp must be an ISO-8601'],
     ['a bad ingestion_timestamp', { ingestion_timestamp: 'soon' }, [], 'ingestion_timestamp must be an ISO-8601'],
+    ['an epoch time past the year 9999', { timestamp: 253_402_300_800_000 }, [], 'timestamp must be an ISO-8601'],
+    ['the last time a JavaScript Date can hold', { timestamp: 8.64e15 }, [], 'in the years 0000-9999'],
+    ['an epoch time before the year 0000', { timestamp: -62_167_219_200_001 }, [], 'timestamp must be an ISO-8601'],
+    ['an ISO time whose offset moves it past the year 9999', { timestamp: '9999-12-31T23:59:59-01:00' }, [], 'timestamp must be an ISO-8601'],
+    ['an ingestion_timestamp past the year 9999', { ingestion_timestamp: 9e15 }, [], 'ingestion_timestamp must be an ISO-8601'],
     ['a clock in the future', { timestamp: T0 + 300_001, ingestion_timestamp: T0 }, [], 'timestamp is more than 5 minutes after ingestion_timestamp'],
     ['a negative quote_volume', { quote_volume: -5 }, [], 'quote_volume must be a finite number > 0'],
     ['a numeric-string quote_volume', { quote_volume: '33716.25' }, [], 'quote_volume must be a finite number > 0'],
@@ -116,6 +121,18 @@ describe('checkQuality', () => {
   it('rejects a price that overflows to Infinity', () => {
     const text = JSON.stringify(base).replace('67432.5', '1e999');
     expect(rejection(checkQuality(text, DEFAULT_QUALITY_RULES)).error).toContain('price must be a finite number');
+  });
+
+  it('accepts event times from the first millisecond of the year 0000 to the last of 9999, in either form', () => {
+    for (const [timestamp, expected] of [
+      ['0000-01-01T00:00:00Z', -62_167_219_200_000],
+      ['9999-12-31T23:59:59.999Z', 253_402_300_799_999],
+      [-62_167_219_200_000, -62_167_219_200_000],
+      [253_402_300_799_999.9, 253_402_300_799_999],
+    ] as const) {
+      const outcome = check({ timestamp, ingestion_timestamp: null });
+      expect(outcome.status === 'passed' && outcome.trade.timestamp, String(timestamp)).toBe(expected);
+    }
   });
 
   it('allows a timestamp exactly five minutes after ingestion but not one millisecond more', () => {
