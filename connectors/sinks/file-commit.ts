@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import type { PendingCommit } from '../../runtime/api/sink.js';
 import { CoattailError } from '../../runtime/errors.js';
+import { makeDirectory } from '../../runtime/make-directory.js';
 import { deferred } from '../../runtime/deferred.js';
 
 /**
@@ -45,7 +46,7 @@ export function localPartStorage(root: string): PartStorage {
   const absolute = (relativePath: string): string => path.join(root, relativePath);
   const ensureFolder = async (folder: string): Promise<void> => {
     if (createdFolders.has(folder)) return;
-    await fs.mkdir(folder, { recursive: true });
+    await makeDirectory(folder);
     createdFolders.add(folder);
   };
   return {

@@ -1,10 +1,11 @@
 // Writes one whole file (such as `_summary.json`) next to the tables, in a local folder or under an S3 prefix.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 
 import { CoattailError } from '../../runtime/errors.js';
+import { makeDirectory } from '../../runtime/make-directory.js';
 
 export interface OutputFileOptions {
   /** S3 endpoint overriding `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`. */
@@ -44,7 +45,7 @@ export async function writeOutputFile(outDir: string, name: string, text: string
   const target = path.join(outDir, name);
   const temporary = path.join(outDir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await mkdir(outDir, { recursive: true });
+    await makeDirectory(outDir);
     await writeFile(temporary, bytes);
     await rename(temporary, target);
   } catch (error) {

@@ -1,7 +1,7 @@
 // The engine end to end through the CLI: results independent of parallelism, bounded memory under a slow sink,
 // clean failures of user code, and one-line errors for bad invocations.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import {
   type WindowRow,
   type WindowTrade,
 } from './engine-cli-support.js';
+import { JOB_WHALE } from './support/cli.js';
 import type { SlowSinkStats } from './jobs/test-sinks.js';
 
 const WINDOW_JOB = join(JOBS, 'window-count.ts');
@@ -205,6 +206,12 @@ describe('bad invocations', () => {
 
   it('reports an unknown source in one line', async () => {
     expectOneLineError(await run('run', WINDOW_JOB, '-s', 'kafka:trades', '-o', join(work, 'out'), '--no-checkpoints'), 'unknown source "kafka:trades"');
+  });
+
+  it.runIf(existsSync('/proc/self'))('reports an output folder it cannot create in one line, at once (no endless mkdir under /proc)', async () => {
+    // The engine's own table sinks (the window test job's sink is a test helper).
+    const result = await run('run', JOB_WHALE, '-s', `file:${input}`, '-o', '/proc/coattail-no-such/out', '-f', 'jsonl', '--no-checkpoints');
+    expectOneLineError(result, '/proc/coattail-no-such/out', 'ENOENT');
   });
 
   it('reports a missing job file in one line', async () => {

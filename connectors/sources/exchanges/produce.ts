@@ -1,9 +1,10 @@
 // The producer loop: read live feeds (or any source) and hand their records, as lines, to a writer.
 
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Source, SourceChunk, SplitReader } from '../../../runtime/api/source.js';
 import { CoattailError, describeError, isCoattailError } from '../../../runtime/errors.js';
+import { makeDirectory } from '../../../runtime/make-directory.js';
 
 export interface ProduceStatus {
   /** Lines handed to the writer so far. */
@@ -120,7 +121,7 @@ export function appendLinesToFile(path: string): (lines: string[]) => Promise<vo
   let folderReady: Promise<unknown> | undefined;
   return async (lines: string[]): Promise<void> => {
     if (lines.length === 0) return;
-    folderReady ??= mkdir(dirname(path), { recursive: true });
+    folderReady ??= makeDirectory(dirname(path));
     try {
       await folderReady;
       await appendFile(path, lines.map((line) => `${line.replaceAll('\n', ' ')}\n`).join(''));

@@ -1,9 +1,10 @@
 // Checkpoint storage in a local directory: atomic writes by temp file + fsync + rename.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { CoattailError } from '../../errors.js';
+import { makeDirectory } from '../../make-directory.js';
 import { checkKey, checkPrefix, sortKeys, TEMPORARY_FILE_PREFIX } from './keys.js';
 import type { CheckpointStorage } from './storage.js';
 
@@ -41,7 +42,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     const directory = path.dirname(target);
     for (let attempt = 1; ; attempt++) {
       try {
-        await mkdir(directory, { recursive: true });
+        await makeDirectory(directory);
         await this.writeAtomically(directory, target, bytes);
         return;
       } catch (error) {
