@@ -18,7 +18,7 @@ export interface AlertInput {
   readonly message: string;
   /** The SPEC §5 detail fields of this alert type, written as JSON text. */
   readonly details: Readonly<Record<string, string | number | null>>;
-  /** What makes the alert unique within type and key: the window start (epoch ms) or the event_id. */
+  /** What makes the alert unique within type and key: the window start (epoch ms), or the event_id with its event time. */
   readonly identity: string | number;
 }
 

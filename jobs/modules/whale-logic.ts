@@ -53,7 +53,9 @@ export function whaleAlert(trade: Trade, severity: Severity, detectedAtMs: numbe
         quantity: trade.quantity,
         side: trade.side,
       },
-      identity: trade.event_id,
+      // With its event time: an event_id may pass again more than the dedup horizon later (SPEC §2), and that
+      // second whale is another alert, which stores keyed on alert_id must not fold into the first.
+      identity: `${trade.event_id}@${trade.timestamp}`,
     },
     detectedAtMs,
   );

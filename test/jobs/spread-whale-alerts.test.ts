@@ -60,14 +60,17 @@ describe('whale', () => {
     expect(whaleSeverity(1_000_001, THRESHOLDS)).toBe('critical');
   });
 
-  it('writes the whale_trades row and an alert keyed by event_id', () => {
+  it('writes the whale_trades row and an alert keyed by event_id and event time', () => {
     const whale = trade('coinbase', 50_000, 30, { event_id: 'big-1', timestamp: 1_738_751_400_000 });
     expect(whaleRow(whale, 'critical')).toEqual({
       event_id: 'big-1', symbol: 'BTC-USDT', exchange: 'coinbase', price: 50_000, quantity: 30, quote_volume: 1_500_000,
       side: 'sell', timestamp: 1_738_751_400_000, severity: 'critical',
     });
     const alert = whaleAlert(whale, 'critical', 0);
-    expect(alert.alert_id).toBe(alertId('whale', 'BTC-USDT', 'coinbase', 'big-1'));
+    expect(alert.alert_id).toBe(alertId('whale', 'BTC-USDT', 'coinbase', 'big-1@1738751400000'));
+    expect(whaleAlert({ ...whale }, 'critical', 5_000).alert_id).toBe(alert.alert_id);
+    // The same event_id passing again two hours later (beyond the dedup horizon) is another alert.
+    expect(whaleAlert({ ...whale, timestamp: whale.timestamp + 7_200_000 }, 'critical', 0).alert_id).not.toBe(alert.alert_id);
     expect(JSON.parse(alert.details as string)).toEqual({ event_id: 'big-1', quote_volume: 1_500_000, price: 50_000, quantity: 30, side: 'sell' });
     expect(alert.message).toBe('A sell of 30 BTC-USDT worth 1,500,000.00 USDT traded on coinbase at 50000.');
   });
