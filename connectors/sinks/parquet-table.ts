@@ -2,7 +2,7 @@
 import {
   Bool, Field, Float64, Int64, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, TimeUnit, Timestamp, Utf8,
   type Data, type DataType,
-} from 'apache-arrow';
+} from './arrow-subset.js';
 import * as parquetWasm from 'parquet-wasm';
 
 import type { PendingCommit, SinkContext, SinkWriter } from '../../runtime/api/sink.js';
