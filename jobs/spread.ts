@@ -3,13 +3,13 @@
 import { defineJob } from 'coattail';
 import { prepareFeatures } from './modules/prepare-features.js';
 import { qualityStage } from './modules/quality-stage.js';
-import { exchangeSpreads } from './modules/detectors.js';
+import { exchangeSpreads, windowTrades } from './modules/detectors.js';
 import { writeAlerts } from './modules/alert-output.js';
 
 export default defineJob('exchange-spread', {
   prepare: prepareFeatures,
   build: (env, context, features) => {
     const trades = qualityStage(env, features, context);
-    writeAlerts(exchangeSpreads(trades, features), context);
+    writeAlerts(exchangeSpreads(windowTrades(trades), features), context);
   },
 });

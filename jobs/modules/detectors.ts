@@ -8,12 +8,33 @@ import { addTrade, createVolumeAccumulator, scoreVolumeWindow, splitVolumeKey, v
 import type { VolumeAccumulator, VolumeHistoryEntry } from './volume-logic.js';
 import { addSpreadTrade, createSpreadAccumulator, isPairTrade, spreadAlert, spreadRow, spreadSeverity, type SpreadAccumulator } from './spread-logic.js';
 import { whaleAlert, whaleRow, whaleSeverity } from './whale-logic.js';
+import type { Trade } from './trade.js';
 import { EXCHANGE_SPREADS, VOLUME_AGGREGATES, WHALE_TRADES } from './tables.js';
 
 const VOLUME_ALERTS = new OutputTag<TableRow>('volume-alerts');
 const SPREAD_ALERTS = new OutputTag<TableRow>('spread-alerts');
-export const LATE_FOR_VOLUME = new OutputTag<CheckedTrade>('late-for-volume');
-export const LATE_FOR_SPREAD = new OutputTag<CheckedTrade>('late-for-spread');
+export const LATE_FOR_VOLUME = new OutputTag<WindowTrade>('late-for-volume');
+export const LATE_FOR_SPREAD = new OutputTag<WindowTrade>('late-for-spread');
+
+/** What the window detectors read of a trade. */
+export type WindowTrade = Pick<Trade, 'symbol' | 'exchange' | 'price' | 'quantity' | 'quote_volume' | 'side' | 'timestamp'>;
+
+/**
+ * The trades as the window detectors need them: without event_id, ingestion time and quality flags, which
+ * would otherwise be encoded, sent and decoded for every trade that reaches a window subtask. One stream for
+ * both window detectors, so a trade bound for both on the same subtask still travels once.
+ */
+export function windowTrades(trades: DataStream<CheckedTrade>): DataStream<WindowTrade> {
+  return trades.map('window-fields', (trade): WindowTrade => ({
+    symbol: trade.symbol,
+    exchange: trade.exchange,
+    price: trade.price,
+    quantity: trade.quantity,
+    quote_volume: trade.quote_volume,
+    side: trade.side,
+    timestamp: trade.timestamp,
+  }));
+}
 
 /** MOD-002: every passed trade above the threshold, late or not. */
 export function whaleTrades(trades: DataStream<CheckedTrade>, features: Features): DataStream<TableRow> {
@@ -24,7 +45,7 @@ export function whaleTrades(trades: DataStream<CheckedTrade>, features: Features
 }
 
 /** MOD-001: 60 s windows per (symbol, exchange), then a rolling z-score over the key's earlier windows. */
-export function volumeAnomalies(trades: DataStream<CheckedTrade>, features: Features): DataStream<TableRow> {
+export function volumeAnomalies(trades: DataStream<WindowTrade>, features: Features): DataStream<TableRow> {
   const settings = features.volume;
   const scoreWindow: ProcessWindowFunction<VolumeAccumulator, TableRow> = {
     process(key, accumulator, context, out) {
@@ -48,7 +69,7 @@ export function volumeAnomalies(trades: DataStream<CheckedTrade>, features: Feat
 }
 
 /** MOD-003: 30 s windows per symbol, VWAP of each exchange of the pair, spread when both traded. */
-export function exchangeSpreads(trades: DataStream<CheckedTrade>, features: Features): DataStream<TableRow> {
+export function exchangeSpreads(trades: DataStream<WindowTrade>, features: Features): DataStream<TableRow> {
   const settings = features.spread;
   const emitSpread: ProcessWindowFunction<SpreadAccumulator, TableRow> = {
     process(symbol, accumulator, context, out) {

@@ -32,7 +32,7 @@ export function isPairTrade(trade: Pick<Trade, 'exchange'>, pair: SpreadPair): b
 }
 
 /** Adds a trade of either exchange of the pair in place; trades of other exchanges are ignored. */
-export function addSpreadTrade(accumulator: SpreadAccumulator, trade: Trade, pair: SpreadPair): SpreadAccumulator {
+export function addSpreadTrade(accumulator: SpreadAccumulator, trade: Pick<Trade, 'exchange' | 'price' | 'quantity'>, pair: SpreadPair): SpreadAccumulator {
   if (trade.exchange === pair.exchangeA) {
     accumulator.notionalA += trade.price * trade.quantity;
     accumulator.quantityA += trade.quantity;

@@ -39,7 +39,7 @@ export function createVolumeAccumulator(): VolumeAccumulator {
 }
 
 /** Adds one trade in place and returns the accumulator (the shape of Flink's AggregateFunction#add). */
-export function addTrade(accumulator: VolumeAccumulator, trade: Trade): VolumeAccumulator {
+export function addTrade(accumulator: VolumeAccumulator, trade: Pick<Trade, 'price' | 'quantity' | 'quote_volume' | 'side'>): VolumeAccumulator {
   const { price, quote_volume: quoteVolume } = trade;
   if (accumulator.tradeCount === 0) {
     accumulator.maxPrice = price;
