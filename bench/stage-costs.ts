@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { fileSource } from '../connectors/sources/file-source.js';
 import { DecodeStage, forEachRawRecord, transferablesOf, type DecodeResult } from '../runtime/exec/decode-stage.js';
 import { bundleJob } from '../runtime/exec/job-loader.js';
-import { instantiatePlan } from '../runtime/exec/job-instance.js';
+import { instantiatePlan, prepareLaunch } from '../runtime/exec/job-instance.js';
 import { CounterRegistry } from '../runtime/exec/metrics.js';
 import { OrderedStage } from '../runtime/exec/ordered-stage.js';
 import { SubtaskGraph } from '../runtime/exec/subtask-graph.js';
@@ -70,7 +70,8 @@ async function timedAsync<T>(costs: Costs, stage: string, work: () => Promise<T>
 export async function measureStageCosts(options: StageCostOptions): Promise<{ records: number; costs: Costs }> {
   const file = ensureTrades(join(REPO_ROOT, 'bench', 'data'), options.events);
   const jobUrl = await bundleJob(resolve(REPO_ROOT, options.job));
-  const launch = { jobUrl, sourceUri: `file:${file.path}`, live: false, outputs: {}, parallelism: options.parallelism, maxParallelism: 128, codec: options.codec };
+  // prepare() runs once, as on the coordinator: jobs such as jobs/all.ts load their configuration there.
+  const launch = await prepareLaunch({ jobUrl, sourceUri: `file:${file.path}`, live: false, outputs: {}, parallelism: options.parallelism, maxParallelism: 128, codec: options.codec });
   const { plan } = await instantiatePlan(launch);
   const decodeStage = await DecodeStage.create(plan, options.parallelism, 128, options.codec);
   const ordered = new OrderedStage(plan.dedupe, new CounterRegistry());

@@ -77,6 +77,8 @@ export function qualityStage(env: StreamEnvironment, features: Features, context
       duplicateCounter: 'duplicate',
     })
     .withWatermarks('event-time', { timestamp: (trade) => trade.timestamp, idleTimeout: features.source.idleTimeoutMs });
-  trades.process('quality-flags', countFlags());
+  // Only flagged trades reach the counting step: it keeps counters, so it runs in a subtask, and every trade
+  // it received would be encoded and sent there. The filter is pure and runs where records are parsed.
+  trades.filter('flagged', (trade) => trade.late_flagged === true || trade.inconsistent === true).process('quality-flags', countFlags());
   return trades;
 }
