@@ -4,6 +4,7 @@ import { CoattailError } from '../errors.js';
 import { parseDuration } from '../time/duration.js';
 import { runJob, type RunStatus } from '../exec/coordinator.js';
 import { CODEC_NAMES, type CodecName } from '../transport/record-codec.js';
+import { applyEndpointFlags } from './aws-endpoints.js';
 import { resolveSource } from './resolve-source.js';
 import { formatStatus } from './status-line.js';
 
@@ -29,6 +30,7 @@ export interface RunFlags {
   readonly s3Endpoint?: string;
   readonly bounded?: boolean;
   readonly kinesisEndpoint?: string;
+  readonly dynamodbEndpoint?: string;
   readonly dlq?: string;
   readonly alerts?: string;
 }
@@ -46,8 +48,8 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');
-  // One endpoint for every S3 use of the run (checkpoints and tables), picked up by the SDK clients.
-  if (flags.s3Endpoint) process.env.AWS_ENDPOINT_URL_S3 = flags.s3Endpoint;
+  // One endpoint per service for every use in the run: checkpoints, tables, the source, --dlq and --alerts.
+  await applyEndpointFlags(flags);
   const source = await resolveSource(flags.source, {
     speed: flags.speed,
     bounded: flags.bounded === true,
@@ -56,10 +58,13 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   const outputs: Record<string, string> = {};
   if (flags.dlq) {
     if (!flags.dlq.startsWith('kinesis:')) throw new CoattailError('BAD_ARGUMENT', `--dlq must be kinesis:<stream>, got "${flags.dlq}"`);
+    // Checked here, so a bad stream name is one line before the run starts rather than a subtask's failure.
+    (await import('../../connectors/sources/kinesis.js')).parseKinesisUri(flags.dlq);
     outputs.dlq = flags.dlq;
   }
   if (flags.alerts) {
     if (!flags.alerts.startsWith('dynamodb:')) throw new CoattailError('BAD_ARGUMENT', `--alerts must be dynamodb:<table>, got "${flags.alerts}"`);
+    (await import('../../connectors/sinks/dynamodb-alerts.js')).parseAlertsTarget(flags.alerts);
     outputs.alerts = flags.alerts;
   }
   const controller = new AbortController();
