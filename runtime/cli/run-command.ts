@@ -5,6 +5,7 @@ import { parseDuration } from '../time/duration.js';
 import { runJob, type RunStatus } from '../exec/coordinator.js';
 import { CODEC_NAMES, type CodecName } from '../transport/record-codec.js';
 import { applyEndpointFlags } from './aws-endpoints.js';
+import { feedCountersOf, formatFeedStatus } from './feed-report.js';
 import { resolveSource } from './resolve-source.js';
 import { formatStatus } from './status-line.js';
 
@@ -78,7 +79,8 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   const interactive = process.stderr.isTTY === true;
   const showStatus = !flags.quiet && (!source.bounded || interactive);
   const onStatus = (status: RunStatus) => {
-    const line = formatStatus(status);
+    const feeds = feedCountersOf(source);
+    const line = feeds ? `${formatStatus(status)} | ${formatFeedStatus(feeds)}` : formatStatus(status);
     process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
   };
   try {
@@ -110,7 +112,8 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
       ...(showStatus ? { onStatus, statusIntervalMs: interactive ? 1000 : 5000 } : {}),
     });
     if (showStatus && interactive) process.stderr.write('\n');
-    process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(result.summary)}\n`);
+    const summary = await withFeedCounters(result.summary, flags.out, source);
+    process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(summary)}\n`);
     process.stdout.write(`summary written to ${result.summaryPath}\n`);
     if (result.savepoint) {
       process.stdout.write(`savepoint chk-${result.savepoint.checkpointId} written to ${flags.checkpointDir}; resume with --restore chk-${result.savepoint.checkpointId}\n`);
@@ -119,4 +122,21 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+/**
+ * An exchange source's counters (trade id gaps, reconnects) as `feeds` in the summary, rewritten in place: the
+ * engine writes `_summary.json` without them, and a reader of a live run's summary should see what was missed.
+ */
+async function withFeedCounters(
+  summary: Record<string, unknown>,
+  outDir: string,
+  source: Awaited<ReturnType<typeof resolveSource>>,
+): Promise<Record<string, unknown>> {
+  const feeds = feedCountersOf(source);
+  if (!feeds) return summary;
+  const withFeeds = { ...summary, feeds };
+  const { writeOutputFile } = await import('../../connectors/sinks/output-file.js');
+  await writeOutputFile(outDir, '_summary.json', JSON.stringify(withFeeds, null, 2) + '\n');
+  return withFeeds;
 }
