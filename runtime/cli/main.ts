@@ -31,10 +31,11 @@ export function buildProgram(): Command {
       'generator',
     )
     .option('--bounded', 'kinesis: read what the stream holds now, then end (backfill)')
-    .option('--kinesis-endpoint <url>', 'Kinesis endpoint (else AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL)')
+    .option('--kinesis-endpoint <url>', 'Kinesis endpoint for the source and --dlq (else AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL)')
     .option('--dlq <uri>', 'also send DLQ rows to kinesis:<stream>')
     .option('--alerts <uri>', 'also write alerts to the hot store dynamodb:<table> (created if absent)')
-    .option('-o, --out <dir>', 'output folder for tables and _summary.json', './out')
+    .option('--dynamodb-endpoint <url>', 'DynamoDB endpoint for --alerts (else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL)')
+    .option('-o, --out <dir>', 'where tables and _summary.json go: a folder or s3://bucket/prefix', './out')
     .option('-f, --format <format>', 'parquet | jsonl', 'parquet')
     .option('-p, --parallelism <n>', 'parallel subtasks', positiveInt('--parallelism'), availableParallelism())
     .option('--max-parallelism <n>', 'key groups (fixed for the life of the state)', positiveInt('--max-parallelism'), 128)
@@ -50,7 +51,7 @@ export function buildProgram(): Command {
     .option('--retain <n>', 'completed checkpoints to keep', positiveInt('--retain'), 3)
     .option('--restore <checkpoint>', 'latest | chk-N | N | path to a chk-N folder')
     .option('--tolerable-failed-checkpoints <n>', 'consecutive checkpoint failures before the job fails', nonNegativeInt('--tolerable-failed-checkpoints'), 3)
-    .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// locations (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// --out and --checkpoint-dir (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)')
     .action(async (jobFile: string, options) => {
       await runCommand(jobFile, { ...options, verbose: program.opts().verbose === true });
     });

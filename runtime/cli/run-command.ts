@@ -4,6 +4,8 @@ import { CoattailError } from '../errors.js';
 import { parseDuration } from '../time/duration.js';
 import { runJob, type RunStatus } from '../exec/coordinator.js';
 import { CODEC_NAMES, type CodecName } from '../transport/record-codec.js';
+import { applyEndpointFlags } from './aws-endpoints.js';
+import { feedCountersOf, formatFeedStatus } from './feed-report.js';
 import { resolveSource } from './resolve-source.js';
 import { formatStatus } from './status-line.js';
 
@@ -29,6 +31,7 @@ export interface RunFlags {
   readonly s3Endpoint?: string;
   readonly bounded?: boolean;
   readonly kinesisEndpoint?: string;
+  readonly dynamodbEndpoint?: string;
   readonly dlq?: string;
   readonly alerts?: string;
 }
@@ -46,8 +49,8 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');
-  // One endpoint for every S3 use of the run (checkpoints and tables), picked up by the SDK clients.
-  if (flags.s3Endpoint) process.env.AWS_ENDPOINT_URL_S3 = flags.s3Endpoint;
+  // One endpoint per service for every use in the run: checkpoints, tables, the source, --dlq and --alerts.
+  await applyEndpointFlags(flags);
   const source = await resolveSource(flags.source, {
     speed: flags.speed,
     bounded: flags.bounded === true,
@@ -56,10 +59,13 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   const outputs: Record<string, string> = {};
   if (flags.dlq) {
     if (!flags.dlq.startsWith('kinesis:')) throw new CoattailError('BAD_ARGUMENT', `--dlq must be kinesis:<stream>, got "${flags.dlq}"`);
+    // Checked here, so a bad stream name is one line before the run starts rather than a subtask's failure.
+    (await import('../../connectors/sources/kinesis.js')).parseKinesisUri(flags.dlq);
     outputs.dlq = flags.dlq;
   }
   if (flags.alerts) {
     if (!flags.alerts.startsWith('dynamodb:')) throw new CoattailError('BAD_ARGUMENT', `--alerts must be dynamodb:<table>, got "${flags.alerts}"`);
+    (await import('../../connectors/sinks/dynamodb-alerts.js')).parseAlertsTarget(flags.alerts);
     outputs.alerts = flags.alerts;
   }
   const controller = new AbortController();
@@ -73,7 +79,8 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   const interactive = process.stderr.isTTY === true;
   const showStatus = !flags.quiet && (!source.bounded || interactive);
   const onStatus = (status: RunStatus) => {
-    const line = formatStatus(status);
+    const feeds = feedCountersOf(source);
+    const line = feeds ? `${formatStatus(status)} | ${formatFeedStatus(feeds)}` : formatStatus(status);
     process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
   };
   try {
@@ -105,7 +112,8 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
       ...(showStatus ? { onStatus, statusIntervalMs: interactive ? 1000 : 5000 } : {}),
     });
     if (showStatus && interactive) process.stderr.write('\n');
-    process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(result.summary)}\n`);
+    const summary = await withFeedCounters(result.summary, flags.out, source);
+    process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(summary)}\n`);
     process.stdout.write(`summary written to ${result.summaryPath}\n`);
     if (result.savepoint) {
       process.stdout.write(`savepoint chk-${result.savepoint.checkpointId} written to ${flags.checkpointDir}; resume with --restore chk-${result.savepoint.checkpointId}\n`);
@@ -114,4 +122,21 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+/**
+ * An exchange source's counters (trade id gaps, reconnects) as `feeds` in the summary, rewritten in place: the
+ * engine writes `_summary.json` without them, and a reader of a live run's summary should see what was missed.
+ */
+async function withFeedCounters(
+  summary: Record<string, unknown>,
+  outDir: string,
+  source: Awaited<ReturnType<typeof resolveSource>>,
+): Promise<Record<string, unknown>> {
+  const feeds = feedCountersOf(source);
+  if (!feeds) return summary;
+  const withFeeds = { ...summary, feeds };
+  const { writeOutputFile } = await import('../../connectors/sinks/output-file.js');
+  await writeOutputFile(outDir, '_summary.json', JSON.stringify(withFeeds, null, 2) + '\n');
+  return withFeeds;
 }

@@ -214,6 +214,21 @@ describe('binance trade feed', () => {
   });
 });
 
+describe('a feed that never connected', () => {
+  it('gives up after 5 attempts by default, not the 20 a feed that has delivered gets', async () => {
+    const fake = await fakeBinance();
+    const url = fake.url;
+    await fake.close();
+    const reader = await openOnlySplit(binanceTradeSource({
+      symbols: ['btcusdt'], url, pollIntervalMs: 20, reconnect: { initialDelayMs: 1, maxDelayMs: 2 },
+    }));
+    const failure = await nextFailure(reader);
+
+    expect(isCoattailError(failure) && failure.code).toBe('SOURCE_FAILED');
+    expect(String((failure as Error).message)).toMatch(/^binance feed: cannot connect to ws:\/\/127\.0\.0\.1:\d+\/stream\?streams=btcusdt@trade after 5 attempts/);
+  });
+});
+
 describe('coinbase matches feed', () => {
   it('subscribes to matches and heartbeat and turns the maker side into the taker side', async () => {
     const fake = await fakeCoinbase();

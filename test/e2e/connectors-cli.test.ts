@@ -78,6 +78,42 @@ describe('connectors from the command line', () => {
     expect(whales.stdout.trim().split('\n')).toHaveLength(summary.rows.whale_trades);
   });
 
+  it('takes the Kinesis and DynamoDB endpoints from --kinesis-endpoint and --dynamodb-endpoint alone, for --dlq and --alerts too', async () => {
+    const client = testClient(kinesis.endpoint);
+    await createStream(client, 'flag-trades', 1);
+    await createStream(client, 'flag-dlq', 1);
+    const lines = readFileSync(join(work, 'tape.jsonl'), 'utf8').split('\n').filter((line) => line.length > 0).slice(0, 3000);
+    await putRecords(client, 'flag-trades', lines.map((text, index) => ({ text, partitionKey: `p${index % 7}` })));
+    const noEndpoints = { ...env };
+    delete noEndpoints.AWS_ENDPOINT_URL_KINESIS;
+    delete noEndpoints.AWS_ENDPOINT_URL_DYNAMODB;
+    delete noEndpoints.AWS_ENDPOINT_URL;
+
+    const out = join(work, 'out-flags');
+    await run(
+      process.execPath,
+      [CLI, 'run', 'jobs/all.ts', '-s', 'kinesis:flag-trades', '--bounded', '-o', out, '-f', 'jsonl', '-p', '2', '--no-checkpoints', '-q',
+        '--kinesis-endpoint', kinesis.endpoint, '--dlq', 'kinesis:flag-dlq', '--dynamodb-endpoint', dynamo.endpoint, '--alerts', 'dynamodb:flag-alerts'],
+      { env: noEndpoints, timeout: 120_000 },
+    );
+    const summary = JSON.parse(readFileSync(join(out, '_summary.json'), 'utf8'));
+    expect(summary.records_in).toBe(lines.length);
+    expect(summary.rows['kinesis:flag-dlq']).toBe(summary.rows.dlq);
+    expect(summary.rows['dynamodb:flag-alerts']).toBe(summary.rows.anomaly_alerts);
+    const alerts = await run(process.execPath, [CLI, 'alerts', '--table', 'dynamodb:flag-alerts', '--since', '1d', '--limit', '1000', '--endpoint', dynamo.endpoint], { env: noEndpoints });
+    expect(alerts.stdout.trim().split('\n')).toHaveLength(summary.rows.anomaly_alerts);
+  });
+
+  it('rejects a --dlq stream or --alerts table name AWS would refuse before the run starts, in one line', async () => {
+    for (const [flag, value, message] of [['--dlq', 'kinesis:bad/name', 'is not a Kinesis stream name'], ['--alerts', 'dynamodb:x', 'DynamoDB table names']]) {
+      const failure = await run(process.execPath, [CLI, 'run', 'jobs/all.ts', '-s', `file:${join(work, 'tape.jsonl')}`, '-o', join(work, 'out-bad'), '--no-checkpoints', flag!, value!], { env }).catch((error) => error);
+      expect(failure.code).toBe(2);
+      expect(failure.stderr.trim().split('\n')).toHaveLength(1);
+      expect(failure.stderr).toContain(message);
+      expect(failure.stderr).not.toContain('subtask');
+    }
+  });
+
   it('names an unknown source scheme in one line and exits non-zero', async () => {
     const failure = await run(process.execPath, [CLI, 'run', 'jobs/all.ts', '-s', 'kafka:trades'], { env }).catch((error) => error);
     expect(failure.code).not.toBe(0);

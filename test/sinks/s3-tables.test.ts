@@ -317,3 +317,39 @@ describe('coattail run with -o s3://', () => {
     }
   });
 });
+
+describe('coattail run with -o s3:// and --s3-endpoint', () => {
+  it('writes the tables through the endpoint given by the flag alone, subtask threads included', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'coattail-s3-flag-'));
+    try {
+      const cli = path.join(REPOSITORY, 'bin', 'coattail.js');
+      const tape = path.join(folder, 'tape.jsonl');
+      await execFileAsync(process.execPath, [cli, 'generate', '--events', '3000', '--seed', '4', '--out', tape], { cwd: folder });
+      // No endpoint variable: the subtasks that write the tables must learn the endpoint from the flag.
+      const environment = { ...process.env };
+      delete environment.AWS_ENDPOINT_URL_S3;
+      delete environment.AWS_ENDPOINT_URL;
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        [cli, 'run', path.join(REPOSITORY, 'jobs', 'all.ts'), '-s', `file:${tape}`, '-o', `s3://${server.bucket}/flag-out`,
+          '-f', 'jsonl', '-p', '2', '--no-checkpoints', '-q', '--s3-endpoint', server.endpoint],
+        { cwd: folder, env: environment },
+      );
+      expect(stdout).toContain(`summary written to s3://${server.bucket}/flag-out/_summary.json`);
+      const summary = JSON.parse(await readBody('flag-out/_summary.json')) as { rows: Record<string, number> };
+      const keys = await listKeys('flag-out');
+      let dlqRows = 0;
+      for (const key of keys.filter((name) => name.startsWith('dlq/') && name.endsWith('.jsonl'))) {
+        dlqRows += (await readBody(`flag-out/${key}`)).split('\n').filter((line) => line !== '').length;
+      }
+      expect(summary.rows.dlq).toBeGreaterThan(0);
+      expect(dlqRows).toBe(summary.rows.dlq);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+async function readBody(key: string): Promise<string> {
+  return Buffer.from(await download(key)).toString('utf8');
+}

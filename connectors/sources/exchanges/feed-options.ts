@@ -11,6 +11,8 @@ export interface ReconnectOptions {
   readonly maxDelayMs?: number;
   /** Consecutive attempts that end before any frame arrives, after which the split fails. Default 20. */
   readonly maxAttempts?: number;
+  /** The same limit while no connection has ever delivered a frame (start-up: wrong URL, no network). Default 5. */
+  readonly maxInitialAttempts?: number;
 }
 
 export interface LiveFeedOptions {
@@ -38,6 +40,7 @@ const DEFAULTS = {
   initialDelayMs: 500,
   maxDelayMs: 30_000,
   maxAttempts: 20,
+  maxInitialAttempts: 5,
   maxConnectionAgeMs: 23 * 3600_000,
   idleAfterMs: 10_000,
   pollIntervalMs: 1000,

@@ -56,6 +56,8 @@ export class LiveFeedReader implements SplitReader {
   /** The connection being opened to replace `active` (planned rotation); takes over on its first frame. */
   private standby?: Connection;
   private failedAttempts = 0;
+  /** Whether any connection of this reader has delivered a frame: until then a wrong URL or no network is likelier. */
+  private everDelivered = false;
   private lastError = '';
   private reconnectTimer?: NodeJS.Timeout;
   private failure?: CoattailError;
@@ -145,6 +147,7 @@ export class LiveFeedReader implements SplitReader {
     if (connection !== this.active) return;
     if (!connection.receivedAny) {
       connection.receivedAny = true;
+      this.everDelivered = true;
       this.failedAttempts = 0;
     }
     this.armSilenceTimer(connection);
@@ -195,7 +198,9 @@ export class LiveFeedReader implements SplitReader {
     if (connection !== this.active) return;
     this.active = undefined;
     if (!connection.receivedAny) this.failedAttempts += 1;
-    if (this.failedAttempts >= this.settings.maxAttempts) {
+    // A feed that never delivered gives up after a few attempts (seconds), not the minutes a long outage deserves.
+    const limit = this.everDelivered ? this.settings.maxAttempts : Math.min(this.settings.maxInitialAttempts, this.settings.maxAttempts);
+    if (this.failedAttempts >= limit) {
       const reason = this.lastError ? ` (last error: ${this.lastError})` : '';
       this.fail(new CoattailError('SOURCE_FAILED',
         `${this.protocol.name} feed: cannot connect to ${this.protocol.url} after ${this.failedAttempts} attempts${reason}`));
