@@ -18,14 +18,26 @@ export interface SubtaskCheckpointState {
   readonly counters: Record<string, number>;
 }
 
-const STATEFUL_KINDS = new Set(['dedupe', 'watermarks', 'keyedProcess', 'coProcess', 'window', 'sink']);
+const STATEFUL_KINDS = new Set(['dedupe', 'watermarks', 'keyedProcess', 'coProcess', 'window']);
 
-/** The uids whose state a checkpoint stores, in a stable order. */
+/**
+ * The uids whose state a checkpoint stores, in a stable order. A sink counts only if it can recover pending
+ * output (files, lazily created connectors): stdout and counting sinks hold nothing, so a live run's savepoint
+ * (with its console sink) restores into a bounded run of the same job, and the other way round.
+ */
 export function statefulOperatorUids(plan: PhysicalPlan): string[] {
-  return plan.graph.nodes.filter((n) => STATEFUL_KINDS.has(n.spec.kind)).map((n) => n.uid).sort();
+  return plan.graph.nodes
+    .filter((n) => STATEFUL_KINDS.has(n.spec.kind) || (n.spec.kind === 'sink' && n.spec.factory.recover !== undefined))
+    .map((n) => n.uid)
+    .sort();
 }
 
-export function checkRestoreCompatible(metadata: CheckpointMetadata, plan: PhysicalPlan, maxParallelism: number): void {
+/**
+ * Refuses a checkpoint whose state this job has no step for (as Flink without --allowNonRestoredState): a
+ * renamed or removed stateful step would silently lose it. Steps the checkpoint has no state for start empty,
+ * as new operators do in Flink (an added sink such as --alerts, a new detector). Returns their uids.
+ */
+export function checkRestoreCompatible(metadata: CheckpointMetadata, plan: PhysicalPlan, maxParallelism: number): string[] {
   const where = `checkpoint ${metadata.checkpointId}`;
   if (metadata.maxParallelism !== maxParallelism) {
     throw new CoattailError(
@@ -37,13 +49,13 @@ export function checkRestoreCompatible(metadata: CheckpointMetadata, plan: Physi
   const stored = new Set(metadata.operators);
   const missing = [...stored].filter((uid) => !current.has(uid));
   const added = [...current].filter((uid) => !stored.has(uid));
-  if (missing.length > 0 || added.length > 0) {
-    const parts = [
-      missing.length ? `state for ${missing.map((u) => `"${u}"`).join(', ')} has no step in this job` : '',
-      added.length ? `${added.map((u) => `"${u}"`).join(', ')} ${added.length === 1 ? 'has' : 'have'} no state in the checkpoint` : '',
-    ].filter(Boolean);
-    throw new CoattailError('RESTORE_MISMATCH', `${where} does not match this job's operators: ${parts.join('; ')}`);
+  if (missing.length > 0) {
+    throw new CoattailError(
+      'RESTORE_MISMATCH',
+      `${where} does not match this job's operators: state for ${missing.map((u) => `"${u}"`).join(', ')} has no step in this job`,
+    );
   }
+  return added;
 }
 
 /** The snapshots a new subtask restores: every stored key group inside its range, from whichever old subtask. */

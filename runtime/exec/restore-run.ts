@@ -42,7 +42,8 @@ export async function prepareRestore(
   const store = openCheckpointStore(target.location, options.checkpoint.s3Endpoint);
   const loaded = await store.loadForRestore<CoordinatorCheckpointState, SubtaskCheckpointState>(target.which, log);
   const { metadata } = loaded;
-  checkRestoreCompatible(metadata, plan, options.maxParallelism);
+  const startEmpty = checkRestoreCompatible(metadata, plan, options.maxParallelism);
+  if (startEmpty.length > 0) log(`no state in checkpoint ${metadata.checkpointId} for ${startEmpty.map((u) => `"${u}"`).join(', ')}: starting empty`);
 
   // Two-phase commit, second phase: whatever the checkpoint prepared becomes visible; later output is discarded,
   // including output newer checkpoints committed before the restore had to skip them as damaged.
