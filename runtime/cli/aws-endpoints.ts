@@ -3,7 +3,6 @@
 // the SDK's own variables, which every client resolves (connectors/aws-client.ts).
 
 import type { AwsService } from '../../connectors/aws-client.js';
-import { releaseWarmThreads } from '../exec/warm-threads.js';
 
 export interface EndpointFlags {
   readonly s3Endpoint?: string;
@@ -23,16 +22,10 @@ export async function applyEndpointFlags(flags: EndpointFlags): Promise<void> {
   if (given.length === 0) return;
   // Loaded only when a flag is given: a run without AWS never loads the SDK.
   const { resolveAwsEndpoint } = await import('../../connectors/aws-client.js');
-  let changed = false;
   for (const [flag, service] of given) {
     const endpoint = flags[flag]!;
     const valid = resolveAwsEndpoint(service, endpoint)!; // a bad URL is one BAD_CONFIG line, before any thread uses it
-    const variable = `AWS_ENDPOINT_URL_${service.toUpperCase()}`;
-    if (process.env[variable] === valid) continue;
-    process.env[variable] = valid;
-    changed = true;
+    // Subtask threads share this environment (runtime/exec/warm-threads.ts), prestarted ones included.
+    process.env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] = valid;
   }
-  // bin/coattail.js prestarts subtask threads before the flags are parsed, and a worker copies process.env when it
-  // starts: those threads would not see the endpoints. Fresh threads are started for the run instead.
-  if (changed) releaseWarmThreads();
 }

@@ -2,7 +2,7 @@
 // takes 150-200 ms; started at the top of `coattail run`, that happens while the main thread loads the CLI,
 // bundles the job and plans it. A thread learns which subtask it is from its first message (`launch`).
 
-import { Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -16,9 +16,12 @@ interface WarmThread {
 
 const warm: WarmThread[] = [];
 
-/** A subtask thread that waits for its `launch` message. */
+/**
+ * A subtask thread that waits for its `launch` message. It shares the process environment rather than copying
+ * it at start: the CLI sets variables from its flags (AWS endpoints) after prestarted threads are running.
+ */
 export function startSubtaskThread(): Worker {
-  return new Worker(HOST_PATH, { stdout: false, stderr: false });
+  return new Worker(HOST_PATH, { stdout: false, stderr: false, env: SHARE_ENV });
 }
 
 /** Start `count` subtask threads now; they do not keep the process alive until taken. */
