@@ -52,6 +52,11 @@ export interface Source {
   openSplit(split: SplitDescriptor, from: SplitPosition | undefined): Promise<SplitReader>;
   /** Splits that may only start once these parents are finished (Kinesis resharding). */
   parentsOf?(split: SplitDescriptor): readonly string[];
+  /**
+   * What the source counts about its own input that no record shows (exchange feeds: reconnects, trade id
+   * gaps, missed trades); `_summary.json` carries it as `source_stats`. Plain JSON data.
+   */
+  stats?(): object;
 }
 
 /** What the first operator after a source receives: one raw record with its provenance. */

@@ -1,22 +1,14 @@
-// The counters of live exchange feeds (reconnects, trade id gaps) for `coattail run`. They live in the source, which
-// the engine does not report on, so the CLI shows them on the status line and adds them to `_summary.json`.
+// The counters of live exchange feeds (reconnects, trade id gaps) on the status line of `coattail run`; the engine
+// writes them to `_summary.json` as `source_stats` (Source.stats).
 
 import type { Source } from '../api/source.js';
 
 /** Per feed uri: what `stats()` of an exchange source counts (connectors/sources/exchanges/feed-stats.ts). */
 export type FeedCounters = Record<string, Record<string, unknown>>;
 
-interface WithFeedStats {
-  stats(): FeedCounters;
-}
-
-function hasFeedStats(source: Source): source is Source & WithFeedStats {
-  return typeof (source as Partial<WithFeedStats>).stats === 'function';
-}
-
 /** The feed counters of an exchange source, or undefined for any other source. */
 export function feedCountersOf(source: Source): FeedCounters | undefined {
-  return hasFeedStats(source) ? source.stats() : undefined;
+  return source.stats?.() as FeedCounters | undefined;
 }
 
 /** `coinbase:BTC-USD 1 gap (2 trades missed), 0 reconnects` for each feed, for the status line. */

@@ -112,8 +112,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
       ...(showStatus ? { onStatus, statusIntervalMs: interactive ? 1000 : 5000 } : {}),
     });
     if (showStatus && interactive) process.stderr.write('\n');
-    const summary = await withFeedCounters(result.summary, flags.out, source);
-    process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(summary)}\n`);
+    process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(result.summary)}\n`);
     process.stdout.write(`summary written to ${result.summaryPath}\n`);
     if (result.savepoint) {
       process.stdout.write(`savepoint chk-${result.savepoint.checkpointId} written to ${flags.checkpointDir}; resume with --restore chk-${result.savepoint.checkpointId}\n`);
@@ -124,19 +123,3 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   }
 }
 
-/**
- * An exchange source's counters (trade id gaps, reconnects) as `feeds` in the summary, rewritten in place: the
- * engine writes `_summary.json` without them, and a reader of a live run's summary should see what was missed.
- */
-async function withFeedCounters(
-  summary: Record<string, unknown>,
-  outDir: string,
-  source: Awaited<ReturnType<typeof resolveSource>>,
-): Promise<Record<string, unknown>> {
-  const feeds = feedCountersOf(source);
-  if (!feeds) return summary;
-  const withFeeds = { ...summary, feeds };
-  const { writeOutputFile } = await import('../../connectors/sinks/output-file.js');
-  await writeOutputFile(outDir, '_summary.json', JSON.stringify(withFeeds, null, 2) + '\n');
-  return withFeeds;
-}

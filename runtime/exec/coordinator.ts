@@ -396,6 +396,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       stopped,
       ...(restored ? { restored_from: restored.checkpointId } : {}),
       ...(checkpoints ? { checkpoints: { completed: checkpoints.completed, failed: checkpoints.failed } } : {}),
+      ...(options.source.stats ? { source_stats: options.source.stats() } : {}),
     };
     const summaryPath = await writeOutputFile(options.outDir, '_summary.json', JSON.stringify(summary, null, 2) + '\n');
     return {

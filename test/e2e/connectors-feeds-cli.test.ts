@@ -71,5 +71,5 @@ it('sends garbage frames of a live feed to the --dlq stream and counts the trade
   expect(stdout).toContain('stopped coat-tail-all');
   const summary = JSON.parse(readFileSync(join(out, '_summary.json'), 'utf8'));
   expect(summary.malformed).toBe(1);
-  expect(summary.feeds['coinbase:BTC-USD']).toMatchObject({ trades: 2, rawRecords: 1, tradeIdGaps: 1, missedTrades: 2, gapsBySymbol: { 'BTC-USD': 1 } });
+  expect(summary.source_stats['coinbase:BTC-USD']).toMatchObject({ trades: 2, rawRecords: 1, tradeIdGaps: 1, missedTrades: 2, gapsBySymbol: { 'BTC-USD': 1 } });
 }, 120_000);
