@@ -48,8 +48,12 @@ export async function prepareRestore(
   // including output newer checkpoints committed before the restore had to skip them as damaged.
   const pending = pendingBySink(metadata);
   const revoked = new Map<string, unknown[]>();
-  for (const id of await store.completedIds()) {
-    if (id <= metadata.checkpointId) continue;
+  const newerIds = (await store.completedIds()).filter((id) => id > metadata.checkpointId);
+  // Marked before any of their output is removed: a kill during this restore must not leave `latest` pointing at a
+  // checkpoint whose committed rows are gone (it would fail to commit, or silently lack those rows).
+  const alreadyAbandoned = await store.abandonedIds();
+  for (const id of newerIds) if (!alreadyAbandoned.has(id)) await store.markAbandoned(id, metadata.checkpointId);
+  for (const id of newerIds) {
     const newer = await store.readMetadata(id).catch(() => undefined);
     if (!newer) {
       log(`checkpoint ${id} is newer than the one restored and unreadable: output it committed cannot be removed`);
