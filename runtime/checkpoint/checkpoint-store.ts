@@ -3,7 +3,7 @@
 import { CoattailError, describeError, isCoattailError } from '../errors.js';
 import type { CheckpointStorage } from './storage/storage.js';
 import { openCheckpointStorage } from './storage/index.js';
-import { CHECKPOINT_FORMAT_VERSION, checkpointFolder, checkpointIdOf, metadataKey, type CheckpointMetadata } from './metadata.js';
+import { abandonedKey, CHECKPOINT_FORMAT_VERSION, checkpointFolder, checkpointIdOf, metadataKey, type CheckpointMetadata } from './metadata.js';
 import { decodeState, encodeState } from './state-codec.js';
 import { basename, dirname, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -38,6 +38,29 @@ export class CheckpointStore {
       if (id !== undefined) ids.add(id);
     }
     return [...ids].sort((a, b) => a - b);
+  }
+
+  /**
+   * Completed checkpoints that the restore of an older checkpoint abandoned, with the id that restore started
+   * from: the output they committed was removed, so restoring them would lose rows.
+   */
+  async abandonedIds(): Promise<Map<number, number>> {
+    const abandoned = new Map<number, number>();
+    for (const key of await this.storage.list('')) {
+      const id = checkpointIdOf(key);
+      if (id === undefined || key !== abandonedKey(id)) continue;
+      const marker = await this.storage
+        .get(key)
+        .then((bytes) => decodeState<{ restoredCheckpointId?: number }>(bytes, `${this.storage.location}/${key}`))
+        .catch(() => ({}) as { restoredCheckpointId?: number });
+      abandoned.set(id, marker.restoredCheckpointId ?? Number.NaN);
+    }
+    return abandoned;
+  }
+
+  /** Mark a checkpoint as abandoned by the restore of `restoredCheckpointId` (before its output is removed). */
+  async markAbandoned(checkpointId: number, restoredCheckpointId: number): Promise<void> {
+    await this.storage.put(abandonedKey(checkpointId), encodeState({ restoredCheckpointId }));
   }
 
   async putState(checkpointId: number, name: string, value: unknown): Promise<{ key: string; bytes: number }> {
@@ -116,10 +139,23 @@ export class CheckpointStore {
    * A number or `chk-N`: exactly that one, or an error naming what is wrong.
    */
   async loadForRestore<C, S>(which: string, warn: (message: string) => void): Promise<LoadedCheckpoint<C, S>> {
-    if (which !== 'latest') return this.load<C, S>(parseCheckpointId(which));
+    const abandoned = await this.abandonedIds();
+    const abandonedBy = (id: number): string => {
+      const by = abandoned.get(id)!;
+      return `checkpoint ${id} was abandoned when ${Number.isNaN(by) ? 'an older checkpoint' : `checkpoint ${by}`} was restored (the output it committed was removed)`;
+    };
+    if (which !== 'latest') {
+      const id = parseCheckpointId(which);
+      if (abandoned.has(id)) throw new CoattailError('RESTORE_MISMATCH', `${abandonedBy(id)}; restore that one or a newer checkpoint`);
+      return this.load<C, S>(id);
+    }
     const candidates = (await this.allIds()).reverse();
     if (candidates.length === 0) throw new CoattailError('CHECKPOINT_NOT_FOUND', `no checkpoint to restore in ${this.storage.location}`);
     for (const id of candidates) {
+      if (abandoned.has(id)) {
+        warn(`skipping checkpoint ${id}: ${abandonedBy(id)}`);
+        continue;
+      }
       try {
         const loaded = await this.load<C, S>(id);
         if (id !== candidates[0]) warn(`restoring checkpoint ${id}, the newest valid one`);
@@ -132,9 +168,14 @@ export class CheckpointStore {
     throw new CoattailError('CHECKPOINT_CORRUPT', `no valid checkpoint in ${this.storage.location}: every candidate is damaged`);
   }
 
-  /** Keep the newest `retain` completed checkpoints; delete older ones and abandoned incomplete folders. */
+  /**
+   * Keep the newest `retain` completed checkpoints that were not abandoned; delete older ones, incomplete folders
+   * and abandoned checkpoints below the newest kept one (a restore that abandoned them has finished removing
+   * their output once a newer checkpoint completed).
+   */
   async prune(retain: number): Promise<void> {
-    const completed = await this.completedIds();
+    const abandoned = await this.abandonedIds();
+    const completed = (await this.completedIds()).filter((id) => !abandoned.has(id));
     const keep = new Set(completed.slice(-retain));
     const newestKept = Math.max(...keep, Number.NEGATIVE_INFINITY);
     for (const id of await this.allIds()) {

@@ -56,6 +56,14 @@ export function metadataKey(checkpointId: number): string {
   return `${checkpointFolder(checkpointId)}/_metadata`;
 }
 
+/**
+ * Marks a completed checkpoint that a restore of an older one left behind: its output was (or is being) removed,
+ * so it must never be restored. Written before any of that output is touched.
+ */
+export function abandonedKey(checkpointId: number): string {
+  return `${checkpointFolder(checkpointId)}/_abandoned`;
+}
+
 /** `chk-12/_metadata` -> 12 */
 export function checkpointIdOf(key: string): number | undefined {
   const match = /^chk-(\d+)\//.exec(key);

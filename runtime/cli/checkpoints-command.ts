@@ -11,12 +11,13 @@ export async function listCheckpoints(location: string, s3Endpoint?: string): Pr
     return;
   }
   const rows = [['id', 'status', 'completed at', 'duration', 'size', 'parallelism', 'job']];
+  const abandoned = await store.abandonedIds();
   for (const id of ids) {
     try {
       const metadata = await store.readMetadata(id);
       rows.push([
         `chk-${id}`,
-        metadata.savepoint ? 'savepoint' : 'complete',
+        abandoned.has(id) ? 'abandoned' : metadata.savepoint ? 'savepoint' : 'complete',
         metadata.completedAt,
         `${metadata.durationMs} ms`,
         formatBytes(metadata.sizeBytes),

@@ -49,8 +49,16 @@ export async function prepareRestore(
   // including output newer checkpoints committed before the restore had to skip them as damaged.
   const pending = pendingBySink(metadata);
   const revoked = new Map<string, unknown[]>();
-  for (const id of await store.completedIds()) {
-    if (id <= metadata.checkpointId) continue;
+  const newerIds = (await store.completedIds()).filter((id) => id > metadata.checkpointId);
+  // Marked before any of their output is removed: a kill during this restore must not leave `latest` pointing at a
+  // checkpoint whose committed rows are gone (it would fail to commit, or silently lack those rows). Only in the
+  // folder this run checkpoints to, where `latest` looks; a checkpoint restored by path from elsewhere (maybe a
+  // read-only copy) leaves that folder untouched.
+  if (isRunStore(target.location, store.storage.location, options.checkpoint)) {
+    const alreadyAbandoned = await store.abandonedIds();
+    for (const id of newerIds) if (!alreadyAbandoned.has(id)) await store.markAbandoned(id, metadata.checkpointId);
+  }
+  for (const id of newerIds) {
     const newer = await store.readMetadata(id).catch(() => undefined);
     if (!newer) {
       log(`checkpoint ${id} is newer than the one restored and unreadable: output it committed cannot be removed`);
@@ -89,4 +97,11 @@ export async function prepareRestore(
     dedupeSegments: loaded.coordinator.ordered.dedupeSegments.map((key) => ({ key, data: loaded.shared.get(key) as DedupeSegmentData })),
     operatorsFor: (subtaskIndex) => snapshotsForSubtask(loaded.subtasks, subtaskIndex, options.parallelism, options.maxParallelism),
   };
+}
+
+/** Whether the restored checkpoint's folder is the one this run writes checkpoints to (and a later `latest` reads). */
+function isRunStore(given: string, opened: string, checkpoint: NonNullable<RunOptions['checkpoint']>): boolean {
+  if (given === checkpoint.location) return true;
+  if (/^s3:\/\//i.test(checkpoint.location)) return false;
+  return openCheckpointStore(checkpoint.location, checkpoint.s3Endpoint).storage.location === opened;
 }
