@@ -384,6 +384,13 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     if (checkpoints) {
       while (checkpoints.busy) await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), failed]);
       savepoint = await Promise.race([triggerCheckpoint(stopped), failed]);
+      // Sinks commit their last files when they finish. Without a final checkpoint behind them, a kill while
+      // finishing would restore an earlier checkpoint that cannot revoke those files, and they would be written
+      // twice: so a bounded finish retries it until it completes or the failures exceed the tolerable number.
+      for (let attempt = 1; !savepoint && !stopped; attempt++) {
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt))), failed]);
+        savepoint = await Promise.race([triggerCheckpoint(false), failed]);
+      }
     }
     const finalCounters = await Promise.race([subtasks.finishAll(!stopped), failed]);
     const counters = mergeCounters(coordinatorMetrics.values(), decodeCounters, [...finalCounters, restored?.subtaskCounters ?? {}]);

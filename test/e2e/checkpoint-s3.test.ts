@@ -119,6 +119,32 @@ describe('checkpoints in S3', { timeout: RUN_TIMEOUT }, () => {
     expect(await hiddenPartFiles(place.outDir)).toEqual([]);
   });
 
+  test('a failed final checkpoint is retried until it completes, before the last files are committed', async () => {
+    // No periodic checkpoints (1 h): storage goes away while the paced tape is read, so the checkpoint taken at
+    // the end of input fails; it comes back once that failure is logged. Finishing without a completed final
+    // checkpoint would leave the committed last files outside every checkpoint (a kill then writes them twice).
+    const expectedOut = path.join(workDir, 'final-uninterrupted');
+    await runCliToEnd(['run', JOB_ALL, '-s', paced, '--speed', '100000', '-o', expectedOut, '-f', 'jsonl', '-p', '2', '-q', '--no-checkpoints']);
+    const place: RunPlace = { ...placeIn('final'), source: paced };
+    const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '1000', '--speed', String(PACED_SPEED)], '1h'));
+    // Rows are being written (hidden until committed): the run is past its start-up use of the bucket.
+    await waitWhileRunning(running, async () => (await hiddenPartFiles(place.outDir)).length > 0, 'the first rows');
+    await server.pause('refuse');
+    try {
+      await waitWhileRunning(running, async () => FAILED_CHECKPOINT.test(running.stderr()), 'a failed final checkpoint');
+    } finally {
+      await server.resume();
+    }
+    const result = await running.done;
+    expect(result.code, result.stderr).toBe(0);
+    const failures = [...result.stderr.matchAll(new RegExp(FAILED_CHECKPOINT.source, 'gm'))];
+    const lastFailed = Math.max(...failures.map(([, id]) => Number(id)));
+    expect(await newestCompletedId(storeOf(place)), result.stderr).toBeGreaterThan(lastFailed);
+    expect((await readSummary(place.outDir)).checkpoints).toEqual({ completed: 1, failed: failures.length });
+    expect(tableDifferences(await readTables(place.outDir, 'jsonl'), await readTables(expectedOut, 'jsonl'))).toEqual({});
+    expect(await hiddenPartFiles(place.outDir)).toEqual([]);
+  });
+
   test('with --tolerable-failed-checkpoints 0 and storage gone for good, the job fails with the cause', async () => {
     const place: RunPlace = { ...placeIn('gone'), source: paced };
     const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '0', '--speed', String(PACED_SPEED)]));
