@@ -101,6 +101,11 @@ export class CheckpointStore {
       bytes = await this.storage.get(key);
     } catch (error) {
       if (isCoattailError(error) && error.code === 'CHECKPOINT_NOT_FOUND') {
+        // A folder without _metadata never completed; no folder at all was pruned (--retain) or never taken.
+        if (!(await this.allIds()).includes(checkpointId)) {
+          const completed = (await this.completedIds()).map((id) => `chk-${id}`).join(', ') || 'none';
+          throw new CoattailError('CHECKPOINT_NOT_FOUND', `checkpoint ${checkpointId} is not in ${this.storage.location} (pruned, or never taken); completed there: ${completed}`);
+        }
         throw new CoattailError('CHECKPOINT_CORRUPT', `checkpoint ${checkpointId} in ${this.storage.location} has no _metadata (it never completed)`);
       }
       throw error;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { LocalCheckpointStorage } from '../../runtime/checkpoint/storage/local.js';
 import { openCheckpointStorage } from '../../runtime/checkpoint/storage/index.js';
+import { openCheckpointStore } from '../../runtime/checkpoint/checkpoint-store.js';
 import { S3CheckpointStorage } from '../../runtime/checkpoint/storage/s3.js';
 import type { CheckpointStorage } from '../../runtime/checkpoint/storage/storage.js';
 import { CoattailError } from '../../runtime/errors.js';
@@ -219,5 +220,24 @@ describe('openCheckpointStorage', () => {
     expect(() => openCheckpointStorage('s3://bucket/x', { s3Endpoint: 'ftp://host' })).toThrow(
       '--s3-endpoint must be an http:// or https:// URL, got "ftp://host"',
     );
+  });
+});
+
+describe('checkpoint store', () => {
+  test('tells a checkpoint that is not there (pruned) from one that never completed, naming the completed ones', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coattail-store-'));
+    try {
+      const store = openCheckpointStore(dir);
+      await store.storage.put('chk-4/subtask-0.state', new Uint8Array([1]));
+      await store.storage.put('chk-5/_metadata', new Uint8Array([1]));
+      const pruned = await rejection(store.readMetadata(3));
+      expect(pruned.code).toBe('CHECKPOINT_NOT_FOUND');
+      expect(pruned.message).toBe(`checkpoint 3 is not in ${dir} (pruned, or never taken); completed there: chk-5`);
+      const unfinished = await rejection(store.readMetadata(4));
+      expect(unfinished.code).toBe('CHECKPOINT_CORRUPT');
+      expect(unfinished.message).toBe(`checkpoint 4 in ${dir} has no _metadata (it never completed)`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
