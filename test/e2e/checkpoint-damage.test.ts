@@ -145,7 +145,7 @@ describe('--restore chk-N of a damaged checkpoint is refused with one line namin
 
   test('a checkpoint that does not exist', async () => {
     const place = await copyOfKilledRun('absent');
-    await expectRefusal(place, runArguments(place, 2, ['--restore', 'chk-999']), /^coattail: checkpoint 999 in .* has no _metadata/);
+    await expectRefusal(place, runArguments(place, 2, ['--restore', 'chk-999']), /^coattail: checkpoint 999 is not in .* \(pruned, or never taken\); completed there: chk-\d+/);
   });
 });
 
