@@ -18,8 +18,9 @@ export function buildProgram(): Command {
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError(false)
     .exitOverride()
-    // Commander's own error line is replaced by ours (one line); subcommands inherit this setting.
-    .configureOutput({ writeErr: () => undefined });
+    // Commander's own error line is replaced by ours (one line); subcommands inherit this setting. Help that
+    // commander shows on stderr (`coattail` or `coattail checkpoints` without a command) is still written.
+    .configureOutput({ outputError: () => undefined });
 
   program
     .command('run')
@@ -145,6 +146,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      // A command was needed: the help listing them is already on stderr.
+      if (error.code === 'commander.help') return 2;
       process.stderr.write(`coattail: ${error.message.replace(/^error: /, '')}\n`);
       return 2;
     }
