@@ -46,6 +46,11 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.parallelism > flags.maxParallelism) {
     throw new CoattailError('BAD_ARGUMENT', `--parallelism (${flags.parallelism}) cannot exceed --max-parallelism (${flags.maxParallelism})`);
   }
+  // An empty folder would put the tables (or checkpoints) straight into the current directory.
+  if (flags.out.trim() === '') throw new CoattailError('BAD_ARGUMENT', `--out must name a folder or s3://bucket/prefix, got ${JSON.stringify(flags.out)}`);
+  if (flags.checkpoints && flags.checkpointDir.trim() === '') {
+    throw new CoattailError('BAD_ARGUMENT', `--checkpoint-dir must name a folder or s3://bucket/prefix, got ${JSON.stringify(flags.checkpointDir)}`);
+  }
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');
