@@ -7,7 +7,7 @@ import { CODEC_NAMES, type CodecName } from '../transport/record-codec.js';
 import { applyEndpointFlags } from './aws-endpoints.js';
 import { feedCountersOf, formatFeedStatus } from './feed-report.js';
 import { resolveSource } from './resolve-source.js';
-import { formatStatus } from './status-line.js';
+import { formatStatus, terminalStatus } from './status-line.js';
 
 export interface RunFlags {
   readonly source: string;
@@ -83,10 +83,13 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   process.on('SIGTERM', stop);
   const interactive = process.stderr.isTTY === true;
   const showStatus = !flags.quiet && (!source.bounded || interactive);
+  // On a terminal the status line is redrawn in place, below the alert lines that stdout prints meanwhile.
+  const display = showStatus && interactive ? terminalStatus(process.stderr, process.stdout.isTTY ? process.stdout : undefined) : undefined;
   const onStatus = (status: RunStatus) => {
     const feeds = feedCountersOf(source);
     const line = feeds ? `${formatStatus(status)} | ${formatFeedStatus(feeds)}` : formatStatus(status);
-    process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
+    if (display) display.show(line);
+    else process.stderr.write(`${line}\n`);
   };
   try {
     const result = await runJob({
@@ -116,13 +119,14 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(showStatus ? { onStatus, statusIntervalMs: interactive ? 1000 : 5000 } : {}),
     });
-    if (showStatus && interactive) process.stderr.write('\n');
+    display?.end();
     process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(result.summary)}\n`);
     process.stdout.write(`summary written to ${result.summaryPath}\n`);
     if (result.savepoint) {
       process.stdout.write(`savepoint chk-${result.savepoint.checkpointId} written to ${flags.checkpointDir}; resume with --restore chk-${result.savepoint.checkpointId}\n`);
     }
   } finally {
+    display?.end();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
