@@ -62,7 +62,7 @@ export function buildProgram(): Command {
     .description('write a seeded synthetic trade tape (JSONL) with injected anomalies, duplicates and bad records')
     .requiredOption('--events <n>', 'records to write', positiveInt('--events'))
     .option('--seed <s>', 'random seed: the same seed gives the same tape', nonNegativeInt('--seed'), 1)
-    .requiredOption('--out <file>', 'output file (.jsonl)')
+    .requiredOption('--out <file>', 'output file (.jsonl; gzipped when it ends in .gz)')
     .option('--bad-rate <share>', 'share of bad records, 0..0.5', '0.002')
     .option('--rate <n>', 'events per second of event time', positiveInt('--rate'), 1000)
     .option('--truth <file>', 'also write the injected ground truth as JSON')
