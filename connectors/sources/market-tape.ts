@@ -9,6 +9,9 @@
 
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { CoattailError } from '../../runtime/errors.js';
 import type { BadReason } from './bad-records.js';
 import { mulberry32, seedOf } from './market-tape-plan.js';
@@ -101,7 +104,12 @@ export function generateTape(options: TapeOptions): { lines: Iterable<string>; t
 export async function writeTape(options: TapeOptions & { readonly out: string }): Promise<TapeTruth> {
   const { lines, truth } = generateTape(options);
   const blanks = mulberry32(seedOf(options.seed, 3));
-  const output = createWriteStream(options.out);
+  const file = createWriteStream(options.out);
+  // A name ending in .gz gets a gzip file, as `run -s file:<path.jsonl.gz>` expects of it.
+  const gzip = options.out.endsWith('.gz') ? createGzip() : undefined;
+  const output: Writable = gzip ?? file;
+  const written = gzip ? pipeline(gzip, file) : once(file, 'finish');
+  written.catch(() => undefined); // awaited below, after the last write
   // events.once rejects on 'error', so every wait below also surfaces a failed open or write.
   try {
     let buffer = '';
@@ -117,7 +125,7 @@ export async function writeTape(options: TapeOptions & { readonly out: string })
       }
     }
     output.end(buffer);
-    await once(output, 'finish');
+    await written;
   } catch (error) {
     output.destroy();
     const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'BAD_ARGUMENT';

@@ -18,8 +18,9 @@ export function buildProgram(): Command {
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError(false)
     .exitOverride()
-    // Commander's own error line is replaced by ours (one line); subcommands inherit this setting.
-    .configureOutput({ writeErr: () => undefined });
+    // Commander's own error line is replaced by ours (one line); subcommands inherit this setting. Help that
+    // commander shows on stderr (`coattail` or `coattail checkpoints` without a command) is still written.
+    .configureOutput({ outputError: () => undefined });
 
   program
     .command('run')
@@ -61,7 +62,7 @@ export function buildProgram(): Command {
     .description('write a seeded synthetic trade tape (JSONL) with injected anomalies, duplicates and bad records')
     .requiredOption('--events <n>', 'records to write', positiveInt('--events'))
     .option('--seed <s>', 'random seed: the same seed gives the same tape', nonNegativeInt('--seed'), 1)
-    .requiredOption('--out <file>', 'output file (.jsonl)')
+    .requiredOption('--out <file>', 'output file (.jsonl; gzipped when it ends in .gz)')
     .option('--bad-rate <share>', 'share of bad records, 0..0.5', '0.002')
     .option('--rate <n>', 'events per second of event time', positiveInt('--rate'), 1000)
     .option('--truth <file>', 'also write the injected ground truth as JSON')
@@ -145,6 +146,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      // A command was needed: the help listing them is already on stderr.
+      if (error.code === 'commander.help') return 2;
       process.stderr.write(`coattail: ${error.message.replace(/^error: /, '')}\n`);
       return 2;
     }

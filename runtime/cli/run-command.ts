@@ -7,7 +7,7 @@ import { CODEC_NAMES, type CodecName } from '../transport/record-codec.js';
 import { applyEndpointFlags } from './aws-endpoints.js';
 import { feedCountersOf, formatFeedStatus } from './feed-report.js';
 import { resolveSource } from './resolve-source.js';
-import { formatStatus } from './status-line.js';
+import { formatStatus, terminalStatus } from './status-line.js';
 
 export interface RunFlags {
   readonly source: string;
@@ -46,6 +46,11 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.parallelism > flags.maxParallelism) {
     throw new CoattailError('BAD_ARGUMENT', `--parallelism (${flags.parallelism}) cannot exceed --max-parallelism (${flags.maxParallelism})`);
   }
+  // An empty folder would put the tables (or checkpoints) straight into the current directory.
+  if (flags.out.trim() === '') throw new CoattailError('BAD_ARGUMENT', `--out must name a folder or s3://bucket/prefix, got ${JSON.stringify(flags.out)}`);
+  if (flags.checkpoints && flags.checkpointDir.trim() === '') {
+    throw new CoattailError('BAD_ARGUMENT', `--checkpoint-dir must name a folder or s3://bucket/prefix, got ${JSON.stringify(flags.checkpointDir)}`);
+  }
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');
@@ -78,10 +83,13 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   process.on('SIGTERM', stop);
   const interactive = process.stderr.isTTY === true;
   const showStatus = !flags.quiet && (!source.bounded || interactive);
+  // On a terminal the status line is redrawn in place, below the alert lines that stdout prints meanwhile.
+  const display = showStatus && interactive ? terminalStatus(process.stderr, process.stdout.isTTY ? process.stdout : undefined) : undefined;
   const onStatus = (status: RunStatus) => {
     const feeds = feedCountersOf(source);
     const line = feeds ? `${formatStatus(status)} | ${formatFeedStatus(feeds)}` : formatStatus(status);
-    process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
+    if (display) display.show(line);
+    else process.stderr.write(`${line}\n`);
   };
   try {
     const result = await runJob({
@@ -111,13 +119,14 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(showStatus ? { onStatus, statusIntervalMs: interactive ? 1000 : 5000 } : {}),
     });
-    if (showStatus && interactive) process.stderr.write('\n');
+    display?.end();
     process.stdout.write(`${result.stopped ? 'stopped' : 'finished'} ${result.jobName}: ${JSON.stringify(result.summary)}\n`);
     process.stdout.write(`summary written to ${result.summaryPath}\n`);
     if (result.savepoint) {
       process.stdout.write(`savepoint chk-${result.savepoint.checkpointId} written to ${flags.checkpointDir}; resume with --restore chk-${result.savepoint.checkpointId}\n`);
     }
   } finally {
+    display?.end();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }

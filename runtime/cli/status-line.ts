@@ -20,3 +20,45 @@ export function formatStatus(status: RunStatus): string {
   if (rows.length > 0) parts.push(rows.join(', '));
   return parts.join(' | ');
 }
+
+type Write = NodeJS.WriteStream['write'];
+
+export interface StatusDisplay {
+  /** Draws `line` in place of the previous status line. */
+  show(line: string): void;
+  /** Ends the status line with a newline and leaves `out` as it was. */
+  end(): void;
+}
+
+/**
+ * The status line of a terminal: redrawn in place on `err`, without a newline. When `out` goes to the same
+ * terminal, whatever is written to it (the alert lines, which worker threads print through the main thread's
+ * stdout) first clears the status line and then has it drawn again below, so an alert never continues it.
+ */
+export function terminalStatus(err: NodeJS.WritableStream, out?: NodeJS.WriteStream): StatusDisplay {
+  let shown: string | undefined;
+  const original: Write | undefined = out?.write;
+  if (out && original) {
+    out.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
+      if (shown === undefined) return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      err.write('\r\x1b[2K');
+      const written = (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      const text = typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? chunk : undefined;
+      const endsLine = typeof text === 'string' ? text.endsWith('\n') : text !== undefined && text[text.length - 1] === 10;
+      // Drawn again only after a whole line: mid-line, the next status update redraws it.
+      if (endsLine) err.write(shown);
+      return written;
+    } as Write;
+  }
+  return {
+    show(line) {
+      shown = line;
+      err.write(`\r\x1b[2K${line}`);
+    },
+    end() {
+      if (out && original) out.write = original;
+      if (shown !== undefined) err.write('\n');
+      shown = undefined;
+    },
+  };
+}

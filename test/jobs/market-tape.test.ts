@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runReference, runReferenceOnLines, type ReferenceResult } from '../../bench/baselines/reference.js';
 import { BAD_RECORD_KINDS } from '../../connectors/sources/bad-records.js';
@@ -124,6 +125,24 @@ describe('market tape', () => {
     expect(fromFile.summary).toEqual(fromLines.summary);
     const withoutOffsets = (result: ReferenceResult) => ({ ...result.tables, dlq: result.tables.dlq.map(({ offset: _offset, ...row }) => row) });
     expect(withoutOffsets(fromFile)).toEqual(withoutOffsets(fromLines));
+  });
+
+  it('gzips the tape when the output name ends in .gz, with the same lines as the plain file', async () => {
+    const options = { events: 5_000, seed: 9 };
+    const plain = join(directory, 'same.jsonl');
+    const gzipped = join(directory, 'same.jsonl.gz');
+    await writeTape({ ...options, out: plain });
+    await writeTape({ ...options, out: gzipped });
+    const bytes = readFileSync(gzipped);
+    expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
+    expect(gunzipSync(bytes).equals(readFileSync(plain))).toBe(true);
+  });
+
+  it('fails with a clear error when a .gz tape cannot be written', async () => {
+    await expect(writeTape({ events: 10, seed: 1, out: join(directory, 'no-such-dir', 'tape.jsonl.gz') })).rejects.toMatchObject({
+      code: 'FILE_NOT_FOUND',
+      message: expect.stringContaining('cannot write the tape to'),
+    });
   });
 
   it('fails with a clear error when the tape cannot be written', async () => {

@@ -1,0 +1,74 @@
+// What a new user meets first: `coattail` without a command, and flags whose value is empty.
+
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT, ensureBuilt, runCli } from './engine-cli-support.js';
+
+const ALL_JOB = join(ROOT, 'jobs', 'all.ts');
+
+let work: string;
+beforeAll(() => ensureBuilt());
+beforeEach(() => {
+  work = mkdtempSync(join(tmpdir(), 'coattail-cli-usage-'));
+});
+afterEach(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A few valid trades, so a run that wrongly goes ahead ends by itself. */
+function smallTape(): string {
+  const file = join(work, 'tape.jsonl');
+  const lines = [0, 1, 2].map((i) =>
+    JSON.stringify({ event_id: `e${i}`, exchange: 'binance', symbol: 'BTC-USDT', price: 100, quantity: 1, side: 'buy', timestamp: 1_700_000_000_000 + i }),
+  );
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+describe('coattail without a command', () => {
+  it('shows the usage with the list of commands on stderr and exits non-zero', async () => {
+    const result = await runCli([], { cwd: work });
+    expect(result.timedOut).toBe(false);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('Usage: coattail');
+    expect(result.stderr).toContain('run [options] <job-file>');
+    expect(result.stderr).not.toContain('(outputHelp)');
+  });
+
+  it('does the same for `coattail checkpoints`, a command that needs a subcommand', async () => {
+    const result = await runCli(['checkpoints'], { cwd: work });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('Usage: coattail checkpoints');
+    expect(result.stderr).toContain('list [options] <dir>');
+    expect(result.stderr).not.toContain('(outputHelp)');
+  });
+
+  it('still reports a bad flag as one line, without the help', async () => {
+    const result = await runCli(['run', ALL_JOB, '-p', 'abc'], { cwd: work });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^coattail: .*--parallelism must be a whole number >= 1, got "abc"/);
+  });
+});
+
+describe('empty folder flags', () => {
+  it('-o "" is refused instead of writing the tables into the current directory', async () => {
+    const tape = smallTape();
+    const result = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', '', '--no-checkpoints', '-p', '1'], { cwd: work });
+    expect(result.timedOut).toBe(false);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('coattail: --out must name a folder or s3://bucket/prefix, got ""');
+    expect(readdirSync(work).sort()).toEqual(['tape.jsonl']);
+  });
+
+  it('--checkpoint-dir "" is refused instead of checkpointing into the current directory', async () => {
+    const tape = smallTape();
+    const result = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', join(work, 'out'), '--checkpoint-dir', '', '-p', '1'], { cwd: work });
+    expect(result.timedOut).toBe(false);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('coattail: --checkpoint-dir must name a folder or s3://bucket/prefix, got ""');
+    expect(readdirSync(work).sort()).toEqual(['tape.jsonl']);
+  });
+});
