@@ -234,8 +234,12 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       if (stopped) return 'stopped';
       const timer = checkpoints ? Math.max(0, nextCheckpointAt - Date.now()) : undefined;
       const outcome = await new Promise<Item | 'stopped' | 'tick'>((resolve) => {
-        wake = () => resolve('stopped');
         const handle = timer === undefined ? undefined : setTimeout(() => resolve('tick'), timer);
+        // A stop must not leave the checkpoint timer armed: it would keep the process alive until it fires.
+        wake = () => {
+          if (handle) clearTimeout(handle);
+          resolve('stopped');
+        };
         pending.then(
           (item) => {
             if (handle) clearTimeout(handle);

@@ -28,43 +28,66 @@ function waitFor(read: () => string, matches: (text: string) => boolean, onChang
   });
 }
 
+interface LiveRun {
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Resolves with how it ended, or 'hung' if it has not ended 120 s after `stop` (a safety net, never a timing claim). */
+  readonly stopAfterStatus: () => Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'hung'>;
+  readonly kill: () => void;
+}
+
+/** Starts `coattail run jobs/all.ts` on the simulated market in `folder` with extra flags. */
+function startLive(folder: string, flags: readonly string[]): LiveRun {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'coattail.js'), 'run', jobFile('all'), ...flags], {
+    cwd: folder,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const listeners: Array<() => void> = [];
+  child.stdout.on('data', (data: Buffer) => {
+    stdout += data.toString();
+    for (const listener of listeners) listener();
+  });
+  child.stderr.on('data', (data: Buffer) => {
+    stderr += data.toString();
+    for (const listener of listeners) listener();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolvePromise) =>
+    child.on('close', (code, signal) => resolvePromise({ code, signal })),
+  );
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async stopAfterStatus() {
+      // A status line that has seen records, so the stop below interrupts a run with data in flight.
+      const sawStatus = await waitFor(() => stderr, (text) => STATUS_WITH_RECORDS.test(text), (listener) => listeners.push(listener), 120_000);
+      expect(sawStatus, `no status line on stderr; stderr so far: ${stderr}`).toBe(true);
+      expect(child.exitCode).toBeNull();
+      child.kill('SIGINT');
+      const safetyNet = new Promise<'hung'>((resolvePromise) => setTimeout(() => resolvePromise('hung'), 120_000).unref());
+      return Promise.race([exited, safetyNet]);
+    },
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
 describe('the simulated live market', () => {
   it('shows a status line while running, and on SIGINT exits 0 with the summary and a savepoint', async () => {
     const folder = folders.make('run');
     const out = join(folder, 'out');
     const checkpoints = join(folder, 'checkpoints');
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'coattail.js'), 'run', jobFile('all'), '--speed', '50', '-o', out, '--checkpoint-dir', checkpoints], {
-      cwd: folder,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const listeners: Array<() => void> = [];
-    child.stdout.on('data', (data: Buffer) => {
-      stdout += data.toString();
-      for (const listener of listeners) listener();
-    });
-    child.stderr.on('data', (data: Buffer) => {
-      stderr += data.toString();
-      for (const listener of listeners) listener();
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolvePromise) =>
-      child.on('close', (code, signal) => resolvePromise({ code, signal })),
-    );
+    const run = startLive(folder, ['--speed', '50', '-o', out, '--checkpoint-dir', checkpoints]);
     try {
-      // A status line that has seen records, so the stop below interrupts a run with data in flight.
-      const sawStatus = await waitFor(() => stderr, (text) => STATUS_WITH_RECORDS.test(text), (listener) => listeners.push(listener), 120_000);
-      expect(sawStatus, `no status line on stderr; stderr so far: ${stderr}`).toBe(true);
-      expect(child.exitCode).toBeNull();
-
-      child.kill('SIGINT');
-      const safetyNet = new Promise<'hung'>((resolvePromise) => setTimeout(() => resolvePromise('hung'), 120_000).unref());
-      const ended = await Promise.race([exited, safetyNet]);
-      expect(ended, `the run did not stop after SIGINT; stderr: ${stderr}`).not.toBe('hung');
+      const ended = await run.stopAfterStatus();
+      expect(ended, `the run did not stop after SIGINT; stderr: ${run.stderr()}`).not.toBe('hung');
       expect(ended).toEqual({ code: 0, signal: null });
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      run.kill();
     }
+    const stdout = run.stdout();
 
     const summaryLine = stdout.split('\n').find((line) => line.startsWith('stopped coat-tail-all: '));
     expect(summaryLine, `stdout: ${stdout.slice(-2000)}`).toBeDefined();
@@ -79,5 +102,19 @@ describe('the simulated live market', () => {
     expect(summary.stopped).toBe(true);
     expect(summary.records_in).toBeGreaterThan(0);
     expect(summary.passed + summary.malformed + summary.incomplete + summary.invalid + summary.duplicate).toBe(summary.records_in);
+  }, 300_000);
+
+  it('at the real-time pace, ends as soon as it has stopped, whatever the checkpoint interval', async () => {
+    // The loop waits for input most of the time at this pace; the checkpoint timer it armed meanwhile (1 h here)
+    // must not keep the process alive after the savepoint and summary.
+    const folder = folders.make('paced');
+    const run = startLive(folder, ['-o', join(folder, 'out'), '--checkpoint-dir', join(folder, 'checkpoints'), '--checkpoint-interval', '1h']);
+    try {
+      const ended = await run.stopAfterStatus();
+      expect(ended, `the run did not end after SIGINT; stdout: ${run.stdout().slice(-500)}`).toEqual({ code: 0, signal: null });
+      expect(run.stdout()).toMatch(/^savepoint chk-\d+ written to /m);
+    } finally {
+      run.kill();
+    }
   }, 300_000);
 });
