@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Source, SplitPosition } from '../api/source.js';
 import { CoattailError, describeError, isCoattailError } from '../errors.js';
 import type { CodecName } from '../transport/record-codec.js';
+import type { PhysicalPlan } from '../plan/physical-plan.js';
 import { instantiatePlan, prepareLaunch } from './job-instance.js';
 import { bundleJob } from './job-loader.js';
 import type { FromSubtask, JobLaunch } from './messages.js';
@@ -107,6 +108,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const coordinatorMetrics = new CounterRegistry();
   const recordsIn = coordinatorMetrics.counter('records_in');
   let recordsInTotal = 0;
+  let decodedChunks = 0;
   const decodeCounters: Record<string, number> = {};
   const ordered = new OrderedStage(plan.dedupe, coordinatorMetrics);
   if (restored) {
@@ -288,6 +290,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       const result = await withoutLatePartials(item);
       recordsIn.inc(result.recordsIn);
       recordsInTotal += result.recordsIn;
+      decodedChunks++;
       addCounts(decodeCounters, result.counters);
       const stamps = ordered.apply(split, result);
       ceiling.update();
@@ -397,6 +400,9 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       }
     }
     const finalCounters = await Promise.race([subtasks.finishAll(!stopped), failed]);
+    // The decode stage's counters arrive with decoded chunks: after none (an empty input) its steps' counters
+    // (the quality stage's rejections) would be missing from the summary instead of 0.
+    if (decodedChunks === 0 && !restored) addCounts(decodeCounters, await registeredDecodeCounters(plan, options.parallelism, options.maxParallelism));
     const counters = mergeCounters(coordinatorMetrics.values(), decodeCounters, [...finalCounters, restored?.subtaskCounters ?? {}]);
     const summary = {
       job: jobName,
@@ -427,6 +433,12 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     await subtasks.terminate(failure ?? new CoattailError('WORKER_FAILED', 'run ended'));
     await pool.destroy();
   }
+}
+
+/** Every counter the decode stage's steps register, at 0. Loaded only when needed: the coordinator never decodes. */
+async function registeredDecodeCounters(plan: PhysicalPlan, parallelism: number, maxParallelism: number): Promise<Record<string, number>> {
+  const { DecodeStage } = await import('./decode-stage.js');
+  return (await DecodeStage.create(plan, parallelism, maxParallelism)).drainCounters();
 }
 
 /** An error thrown while a subtask thread decoded a chunk, as piscina would hand it over. */

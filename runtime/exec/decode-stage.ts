@@ -192,6 +192,11 @@ export class DecodeStage {
     this.sourcePushes = list(plan.source.id);
   }
 
+  /** The counters of the stage's steps since the last chunk (every registered one, zeros included). */
+  drainCounters(): Record<string, number> {
+    return this.metrics.drain();
+  }
+
   decode(request: DecodeRequest): DecodeResult {
     this.chunkSeq = request.chunkSeq;
     this.targets = new Map();

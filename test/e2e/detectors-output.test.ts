@@ -1,7 +1,7 @@
 // One generated tape through jobs/all.ts as JSON Lines and as Parquet (read back with hyparquet), and through
 // the single-module jobs (whale.ts, volume.ts, spread.ts), which must agree with all.ts on their own tables.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTape } from '../../connectors/sources/market-tape.js';
@@ -135,5 +135,20 @@ describe('single-module jobs', () => {
       Object.fromEntries(tables.map((table) => [table, table === 'anomaly_alerts' ? alertsOfAll.length : jsonl.summary.rows?.[table]])),
     );
     if (own.lateDropped) expect(summary.late_dropped?.[own.lateDropped]).toBe(jsonl.summary.late_dropped?.[own.lateDropped]);
+  });
+});
+
+describe('an empty input', () => {
+  it('ends with every quality counter, late_dropped and row count at 0 in the summary, at -p 1 and -p 2', async () => {
+    const empty = join(folders.make('empty'), 'empty.jsonl');
+    writeFileSync(empty, '');
+    for (const parallelism of [1, 2]) {
+      const out = join(folders.make(`empty-p${parallelism}`), 'out');
+      await runJobOnFile('all', empty, out, { parallelism });
+      const summary = readSummary(out);
+      for (const counter of QUALITY_COUNTERS) expect(summary[counter], `${counter} at -p ${parallelism}`).toBe(0);
+      expect(summary.late_dropped).toEqual({ spread: 0, volume: 0 });
+      expect(Object.values(summary.rows ?? {}).every((rows) => rows === 0)).toBe(true);
+    }
   });
 });
