@@ -74,9 +74,10 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
     outputs.alerts = flags.alerts;
   }
   const controller = new AbortController();
-  const stop = () => {
+  const stop = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\ncoattail: stopping (Ctrl-C again to quit at once)\n');
+    const again = signal === 'SIGINT' ? 'Ctrl-C again' : `${signal} again`;
+    process.stderr.write(`\ncoattail: stopping on ${signal} (${again} to quit at once)\n`);
     controller.abort();
   };
   process.on('SIGINT', stop);
