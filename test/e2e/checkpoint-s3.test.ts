@@ -56,6 +56,22 @@ async function expectSameAsUninterrupted(place: RunPlace): Promise<void> {
   expect(await hiddenPartFiles(place.outDir)).toEqual([]);
 }
 
+/**
+ * Storage refuses connections until the run has logged a failed checkpoint, then comes back; the run must end
+ * cleanly. Returns its result and every failed-checkpoint line (id, cause).
+ */
+async function outageUntilACheckpointFails(running: ReturnType<typeof startCli>) {
+  await server.pause('refuse');
+  try {
+    await waitWhileRunning(running, async () => FAILED_CHECKPOINT.test(running.stderr()), 'a failed checkpoint');
+  } finally {
+    await server.resume();
+  }
+  const result = await running.done;
+  expect(result.code, result.stderr).toBe(0);
+  return { result, failures: [...result.stderr.matchAll(new RegExp(FAILED_CHECKPOINT.source, 'gm'))] };
+}
+
 /** Wait, while the run goes on, for a checkpoint stored in the bucket past the start of the tape. */
 async function waitForProgress(place: RunPlace, running: ReturnType<typeof startCli>): Promise<number> {
   const store = storeOf(place);
@@ -96,15 +112,7 @@ describe('checkpoints in S3', { timeout: RUN_TIMEOUT }, () => {
     const place: RunPlace = { ...placeIn('outage'), source: paced };
     const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '1000', '--speed', String(PACED_SPEED)]));
     const beforeOutage = await waitForProgress(place, running);
-    await server.pause('refuse');
-    try {
-      await waitWhileRunning(running, async () => FAILED_CHECKPOINT.test(running.stderr()), 'a failed checkpoint');
-    } finally {
-      await server.resume();
-    }
-    const result = await running.done;
-    expect(result.code, result.stderr).toBe(0);
-    const failures = [...result.stderr.matchAll(new RegExp(FAILED_CHECKPOINT.source, 'gm'))];
+    const { result, failures } = await outageUntilACheckpointFails(running);
     expect(failures.length, result.stderr).toBeGreaterThan(0);
     for (const [, , cause] of failures) expect(cause).toContain(server.endpoint);
     const summary = await readSummary(place.outDir);
@@ -129,15 +137,7 @@ describe('checkpoints in S3', { timeout: RUN_TIMEOUT }, () => {
     const running = startCli(runArguments(place, 2, ['--tolerable-failed-checkpoints', '1000', '--speed', String(PACED_SPEED)], '1h'));
     // Rows are being written (hidden until committed): the run is past its start-up use of the bucket.
     await waitWhileRunning(running, async () => (await hiddenPartFiles(place.outDir)).length > 0, 'the first rows');
-    await server.pause('refuse');
-    try {
-      await waitWhileRunning(running, async () => FAILED_CHECKPOINT.test(running.stderr()), 'a failed final checkpoint');
-    } finally {
-      await server.resume();
-    }
-    const result = await running.done;
-    expect(result.code, result.stderr).toBe(0);
-    const failures = [...result.stderr.matchAll(new RegExp(FAILED_CHECKPOINT.source, 'gm'))];
+    const { result, failures } = await outageUntilACheckpointFails(running);
     const lastFailed = Math.max(...failures.map(([, id]) => Number(id)));
     expect(await newestCompletedId(storeOf(place)), result.stderr).toBeGreaterThan(lastFailed);
     expect((await readSummary(place.outDir)).checkpoints).toEqual({ completed: 1, failed: failures.length });
