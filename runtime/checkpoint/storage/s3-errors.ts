@@ -79,6 +79,10 @@ export function describeS3Failure(error: unknown, endpointName: string, bucket: 
       return `bucket "${bucket}" is in another region than the configured one (set AWS_REGION to the bucket's region)`;
   }
   const status = httpStatusOf(error);
+  // A refusal without an error body (HEAD requests have none) names no cause; these statuses still say which.
+  if (status === 401 || status === 403) {
+    return `${endpointName} refused the request (HTTP ${status}): check the credentials and the access policy for bucket "${bucket}"`;
+  }
   const detail = message && message !== name && message !== 'UnknownError' ? `: ${message}` : '';
   return status ? `${name} (HTTP ${status})${detail}` : `${name}${detail}`;
 }
