@@ -87,17 +87,19 @@ export class DedupeIndex {
     this.slots[hole] = EMPTY;
   }
 
+  /** Doubles the slots and places every live entry again, walking the entries in order (sequential reads). */
   private grow(): void {
-    const old = this.slots;
-    this.slots = new Int32Array(old.length * 2);
-    this.mask = this.slots.length - 1;
-    for (let i = 0; i < old.length; i++) {
-      const held = old[i]!;
-      if (held === EMPTY) continue;
-      let slot = this.hashes[held - 1]! & this.mask;
-      while (this.slots[slot] !== EMPTY) slot = (slot + 1) & this.mask;
-      this.slots[slot] = held;
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    const { ids, hashes } = this;
+    for (let entry = 0; entry < ids.length; entry++) {
+      if (ids[entry] === undefined) continue;
+      let slot = hashes[entry]! & mask;
+      while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
+      slots[slot] = entry + 1;
     }
+    this.slots = slots;
+    this.mask = mask;
   }
 
   private growEntries(): void {

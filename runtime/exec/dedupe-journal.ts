@@ -13,8 +13,10 @@ export interface DedupeSegmentData {
 interface Segment {
   readonly ids: string[];
   /** dedupeHash of each id (not stored in checkpoints: computed again on restore). */
-  readonly hashes: number[];
-  readonly times: number[];
+  readonly hashes: Uint32Array;
+  readonly times: Float64Array;
+  /** Ids held: the open segment's arrays are allocated at full size, so adding never copies them; sealed ones fit. */
+  count: number;
   maxTime: number;
   /** Where a completed checkpoint stored it; undefined until then. */
   key?: string;
@@ -34,7 +36,13 @@ function decodeIds(text: string): string[] {
 }
 
 function emptySegment(): Segment {
-  return { ids: [], hashes: [], times: [], maxTime: Number.NEGATIVE_INFINITY };
+  return {
+    ids: new Array<string>(SEGMENT_IDS),
+    hashes: new Uint32Array(SEGMENT_IDS),
+    times: new Float64Array(SEGMENT_IDS),
+    count: 0,
+    maxTime: Number.NEGATIVE_INFINITY,
+  };
 }
 
 export class DedupeJournal {
@@ -56,11 +64,13 @@ export class DedupeJournal {
   /** Record a passed id (new, or seen again beyond the horizon). */
   add(id: string, hash: number, time: number): void {
     this.seen.set(id, hash, time);
-    this.open.ids.push(id);
-    this.open.hashes.push(hash);
-    this.open.times.push(time);
-    if (time > this.open.maxTime) this.open.maxTime = time;
-    if (this.open.ids.length >= SEGMENT_IDS) this.seal();
+    const open = this.open;
+    const index = open.count++;
+    open.ids[index] = id;
+    open.hashes[index] = hash;
+    open.times[index] = time;
+    if (time > open.maxTime) open.maxTime = time;
+    if (open.count === SEGMENT_IDS) this.seal();
   }
 
   /**
@@ -70,14 +80,18 @@ export class DedupeJournal {
   evictBefore(horizon: number): void {
     while (this.segments.length > 0 && this.segments[0]!.maxTime < horizon) {
       const segment = this.segments.shift()!;
-      for (let i = 0; i < segment.ids.length; i++) this.seen.deleteIfTime(segment.ids[i]!, segment.hashes[i]!, segment.times[i]!);
+      for (let i = 0; i < segment.count; i++) this.seen.deleteIfTime(segment.ids[i]!, segment.hashes[i]!, segment.times[i]!);
     }
   }
 
   /** Close the open segment (at a checkpoint, or when full). */
   seal(): void {
-    if (this.open.ids.length === 0) return;
-    this.segments.push(this.open);
+    const open = this.open;
+    if (open.count === 0) return;
+    // Checkpoints seal segments early: keep only what they hold, not the full-size arrays.
+    const count = open.count;
+    const sealed = count === SEGMENT_IDS ? open : { ...open, ids: open.ids.slice(0, count), hashes: open.hashes.slice(0, count), times: open.times.slice(0, count) };
+    this.segments.push(sealed);
     this.open = emptySegment();
   }
 
@@ -91,7 +105,7 @@ export class DedupeJournal {
     const keys = this.segments.map((segment) => {
       if (segment.key) return segment.key;
       const key = keyFor(files.length);
-      files.push({ key, data: { ids: encodeIds(segment.ids), times: Float64Array.from(segment.times) } });
+      files.push({ key, data: { ids: encodeIds(segment.ids), times: segment.times.slice() } });
       return key;
     });
     return { keys, files };
@@ -108,14 +122,14 @@ export class DedupeJournal {
   restore(segments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>): void {
     for (const { key, data } of segments) {
       const ids = decodeIds(data.ids);
-      const hashes = ids.map(dedupeHash);
-      const times = Array.from(data.times);
+      const hashes = Uint32Array.from(ids, dedupeHash);
+      const times = Float64Array.from(data.times);
       let maxTime = Number.NEGATIVE_INFINITY;
       for (let i = 0; i < ids.length; i++) {
         this.seen.set(ids[i]!, hashes[i]!, times[i]!);
         if (times[i]! > maxTime) maxTime = times[i]!;
       }
-      this.segments.push({ ids, hashes, times, maxTime, key });
+      this.segments.push({ ids, hashes, times, count: ids.length, maxTime, key });
     }
   }
 }

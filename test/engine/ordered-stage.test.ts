@@ -99,6 +99,29 @@ describe('ordered stage', () => {
     expect([...stamps!]).toEqual([Number.NaN, 50]);
   });
 
+  it('stores and restores ids across a segment closed by size and one closed by a snapshot', () => {
+    // Segments close at 65,536 ids: 70,000 fill one and start the next, which the snapshot closes.
+    const count = 70_000;
+    const ids = Array.from({ length: count }, (_, i) => `id-${i}`);
+    const times = ids.map((_, i) => i);
+    const stage = new OrderedStage(dedupe(1_000_000), new CounterRegistry());
+    stage.apply(0, chunk({ ids, times, eventTimes: times }));
+    const { state, files } = stage.snapshot((index) => `segment-${index}`);
+    expect(files.map((file) => file.data.times.length)).toEqual([65_536, count - 65_536]);
+    expect(files.flatMap((file) => file.data.ids.split('\n'))).toEqual(ids);
+    expect([...files[1]!.data.times.slice(0, 2)]).toEqual([65_536, 65_537]);
+
+    const restored = new OrderedStage(dedupe(1_000_000), new CounterRegistry());
+    restored.restore(structuredClone(state), structuredClone(files));
+    const probe = ['id-0', 'id-65535', 'id-65536', `id-${count - 1}`, 'fresh'];
+    const [stamps] = restored.apply(0, chunk({ ids: probe, times: probe.map(() => count), eventTimes: probe.map(() => count) }));
+    expect([...stamps!].map(Number.isNaN)).toEqual([true, true, true, true, false]);
+    // A second snapshot stores only the segment added since (the restored ones keep their keys).
+    const second = restored.snapshot((index) => `later-${index}`);
+    expect(second.state.dedupeSegments).toEqual(['segment-0', 'segment-1', 'later-0']);
+    expect(second.files.map((file) => file.data.ids)).toEqual(['fresh']);
+  });
+
   it('forgets ids once their whole segment is more than two horizons behind the newest event time', () => {
     const stage = new OrderedStage(dedupe(10), new CounterRegistry());
     stage.apply(0, chunk({ ids: ['a', 'b'], times: [0, 1], eventTimes: [0, 1] }));
