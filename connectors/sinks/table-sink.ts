@@ -12,7 +12,7 @@ export interface TableSinkOptions {
 }
 
 const COLUMN_TYPES: ReadonlySet<ColumnType> = new Set(['string', 'double', 'int64', 'timestamp', 'boolean', 'json']);
-/** Folder names that Spark, Hive and DuckDB do not skip (they ignore names starting with `.` or `_`). */
+/** Folder names that Spark, Hive and Athena do not skip (they ignore names starting with `.` or `_`). */
 const TABLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 function invalid(schema: TableSchema, problem: string): CoattailError {
