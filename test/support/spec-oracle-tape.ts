@@ -29,6 +29,12 @@ class Tape {
   raw(bytes: Buffer | string): void {
     this.pieces.push(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
   }
+  /** A malformed filler line so that the next line starts at a multiple of `size` bytes (a read chunk's start). */
+  padTo(size: number): void {
+    const length = this.pieces.reduce((n, piece) => n + piece.length, 0);
+    const fill = size - ((length + 2) % size); // the line is fill + 1 characters and its newline
+    this.line('#'.repeat(fill + 1));
+  }
   bytes(): Buffer {
     return Buffer.concat(this.pieces);
   }
@@ -41,6 +47,9 @@ function qualityPhase(tape: Tape): void {
   tape.line(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(trade('bom', t(1)))]));
   tape.line(trade('q-ok-1', t(1)));
   tape.raw('\n\n'); // empty lines: skipped, not counted
+  // A BOM line starting at 1 MiB, where a reader cutting the file into 1 MiB chunks starts decoding afresh.
+  tape.padTo(1024 * 1024);
+  tape.line(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(trade('bom-chunk', t(1)))]));
   // malformed
   for (const text of ['not json', 'null', '[1,2]', '42', '"a string"', 'true', '{"event_id":"trunc"', '   \t ', "{'event_id': 'x'}"]) tape.line(text);
   tape.raw('\r\n'); // a line holding only "\r": one malformed record
@@ -83,6 +92,14 @@ function qualityPhase(tape: Tape): void {
     { timestamp: '2025-03-01T24:00:03Z' },
     { timestamp: 8.64e15 },
     { timestamp: '0000-01-01T00:30:00+01:00' }, // year -1 in UTC
+    { timestamp: '2025-03-01T00:00:60Z' }, // no leap seconds
+    { timestamp: '2025-03-01T00:00:03.Z' },
+    { timestamp: '2025-03-01t00:00:03Z' },
+    { timestamp: '2025-03-01T05:30:03+0530' },
+    { timestamp: '2025-03-01T00:00:03+05:60' },
+    { timestamp: 1e20 },
+    { timestamp: -62_167_219_200_001 }, // 1 ms before year 0000
+    { timestamp: 253_402_300_800_000 }, // year 10000
     { ingestion_timestamp: 'bogus' },
     { ingestion_timestamp: t(3) - 300_001 }, // timestamp more than 5 min after ingestion: future clock
     { quote_volume: '10' },
@@ -121,6 +138,8 @@ function qualityPhase(tape: Tape): void {
   tape.line(trade('q-ok-big', t(9), { pad: 'y'.repeat(1_500_000) }));
   tape.line(trade('q-ok-year0', '0000-01-01T00:00:00Z', { exchange: 'binance', symbol: 'OLD-USDT' })); // passes, late everywhere
   tape.line(trade('q-ok-small', t(10), { price: 1e-8, quantity: 1e-8 }));
+  tape.line(trade('q-ok-ms-year0', -62_167_219_200_000)); // the first millisecond of year 0000: valid (and late)
+  tape.line(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(trade('bom-mid', t(10)))])); // a BOM inside the file: malformed too
   // a record with an id that failed stage 3 before: the failed one never passed, so this one is kept
   tape.line(trade('q-inv-0-again', t(10), { event_id: 'q-inv-side-missing' }));
 }
@@ -133,6 +152,7 @@ function dedupPhase(tape: Tape): void {
   tape.line(trade('d-1', t(3), { price: 99, exchange: 'binance' }));
   tape.line(trade('d-earlier', t(10)));
   tape.line(trade('d-earlier', t(5)));
+  tape.line(trade('d-1', t(4), { ingestion_timestamp: t(4) + 3_600_000, quote_volume: 5 })); // neither late_flagged nor inconsistent
 }
 
 /** Whale thresholds exactly at and just above each bound, given and computed quote volumes. */
@@ -150,6 +170,11 @@ function latenessPhase(tape: Tape): void {
   const W0 = T0 + 10 * MIN;
   const at = (ms: number, id: string, exchange = 'binance'): void => tape.line(trade(id, W0 + ms, { exchange, symbol: 'LAT-USDT', price: exchange === 'binance' ? 50 : 49 }));
   at(100_000, 'l-1');
+  // Records failing stages 1-4 never advance a watermark (§2), whatever their event time.
+  tape.line(trade('l-invalid-future', W0 + 10 * HOUR, { side: 'hold' }));
+  tape.line(trade('l-incomplete-future', W0 + 10 * HOUR, {}, ['quantity']));
+  tape.line(trade('l-1', W0 + 100_000 + HOUR, { exchange: 'binance', symbol: 'LAT-USDT' })); // a duplicate an hour ahead
+  at(75_000, 'l-still-on-time'); // 25 s behind the max: late only if a failed record moved the watermark
   at(70_000, 'l-at-delay'); // exactly `delay` behind the max: never late
   at(150_000, 'l-2', 'coinbase'); // volume watermark W0+120 s, spread W0+135 s
   at(119_999, 'l-vol-edge'); // volume window ends at W0+120 s = watermark: late for both
@@ -227,7 +252,7 @@ function horizonPhase(tape: Tape): void {
   tape.line(trade('h-advance', D0 + 2 * HOUR + 1, { exchange: 'binance' })); // newest is now > 2 h past h-forget
   tape.line(trade('h-forget', D0 + 30 * MIN, { exchange: 'binance' })); // forgotten: passes (and is late)
   tape.line(trade('h-keep', D0 + 25 * MIN)); // still remembered: duplicate
-  tape.line(trade('h-over', D0 + 2 * HOUR + 2, { quantity: 20_000 })); // within the hour of its second pass: duplicate
+  tape.line(trade('h-over', D0 + 2 * HOUR + 1, { quantity: 20_000 })); // exactly an hour after its second pass: duplicate
 }
 
 /** The adversarial tape, as bytes; ends with a valid record in the last millisecond of year 9999 and no newline. */
