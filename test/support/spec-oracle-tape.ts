@@ -45,6 +45,11 @@ function qualityPhase(tape: Tape): void {
   const t = (s: number): number => T0 + s * 1000;
   // A BOM is kept (decisions §8): the first line is malformed.
   tape.line(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(trade('bom', t(1)))]));
+  // Before 1970 and in year 0000, ahead of every later time (so not late): windows align by floor.
+  tape.line(trade('e-year0', '0000-01-01T00:00:00.5+00:00', { exchange: 'binance', symbol: 'EARLY-USDT' }));
+  tape.line(trade('e-frac', -0.5, { exchange: 'binance', symbol: 'EARLY-USDT' })); // whole ms: -1
+  tape.line(trade('e-frac2', -1000.5, { exchange: 'coinbase', symbol: 'EARLY-USDT' }));
+  tape.line(trade('e-iso', '1969-12-31T23:59:59.9999Z', { exchange: 'coinbase', symbol: 'EARLY-USDT', price: 11 }));
   tape.line(trade('q-ok-1', t(1)));
   tape.raw('\n\n'); // empty lines: skipped, not counted
   // A BOM line starting at 1 MiB, where a reader cutting the file into 1 MiB chunks starts decoding afresh.
