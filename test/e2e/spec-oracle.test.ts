@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOracle, splitLines, type OracleResult } from '../support/spec-oracle.js';
+import { runOracle, splitLines, type OracleConfig, type OracleResult } from '../support/spec-oracle.js';
 import { adversarialTape } from '../support/spec-oracle-tape.js';
 import { TABLES, alertIds, formProblems, readTables, summaryDifferences, tableDifferences, type Row, type TableName } from '../support/spec-oracle-compare.js';
 
@@ -33,17 +33,58 @@ interface Run {
   readonly summary: Record<string, unknown>;
 }
 
-async function runAll(tape: string, name: string, parallelism: number, format: 'jsonl' | 'parquet'): Promise<Run> {
+async function runAll(tape: string, name: string, parallelism: number, format: 'jsonl' | 'parquet', config: readonly string[] = []): Promise<Run> {
   const out = join(work, `${name}-p${parallelism}-${format}`);
-  const result = await coattail(['run', 'jobs/all.ts', '-s', `file:${tape}`, '-o', out, '-f', format, '-p', String(parallelism), '-q', '--no-checkpoints']);
+  const result = await coattail(['run', 'jobs/all.ts', '-s', `file:${tape}`, '-o', out, '-f', format, '-p', String(parallelism), '-q', '--no-checkpoints', ...config]);
   expect(result.code, result.stderr).toBe(0);
   const summary = JSON.parse(readFileSync(join(out, '_summary.json'), 'utf8')) as Record<string, unknown>;
   return { tables: await readTables(out, format), summary };
 }
 
-function oracleFor(tape: string): OracleResult {
-  return runOracle(splitLines(readFileSync(tape)), `file:${tape}`);
+function oracleFor(tape: string, config?: OracleConfig): OracleResult {
+  return runOracle(splitLines(readFileSync(tape)), `file:${tape}`, config);
 }
+
+/** Every setting away from its default (SPEC §4: thresholds, window sizes and delays are configurable). */
+const CUSTOM_YAML = `
+quality:
+  symbols: [BTC-USDT, ETH-USDT, SOL-USDT]
+  future_clock_tolerance: 1m
+  late_flag_after: 2s
+  inconsistency_tolerance: 0.00001
+  dedup_horizon: 1h
+volume:
+  enabled: true
+  window: 2m
+  delay: 5s
+  history: 20m
+  min_history: 4
+  z_threshold: 1.5
+  z_high: 2
+whale:
+  enabled: true
+  threshold: 5000
+  high: 20000
+  critical: 60000
+spread:
+  enabled: true
+  window: 20s
+  delay: 1s
+  exchange_a: coinbase
+  exchange_b: binance
+  threshold_pct: 0.01
+  high_pct: 0.02
+`;
+const CUSTOM_CONFIG: OracleConfig = {
+  symbols: ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'],
+  futureClockToleranceMs: 60_000,
+  lateFlagAfterMs: 2_000,
+  inconsistencyTolerance: 0.00001,
+  dedupHorizonMs: 3_600_000,
+  volume: { windowMs: 120_000, delayMs: 5_000, historyMs: 1_200_000, minHistory: 4, zThreshold: 1.5, zHigh: 2 },
+  whale: { threshold: 5_000, high: 20_000, critical: 60_000 },
+  spread: { windowMs: 20_000, delayMs: 1_000, exchangeA: 'coinbase', exchangeB: 'binance', thresholdPct: 0.01, highPct: 0.02 },
+};
 
 /** Every difference between a run and the oracle; the test prints them all when any. */
 function differences(run: Run, oracle: OracleResult): string[] {
@@ -104,6 +145,17 @@ describe('jobs/all.ts against the spec oracle', () => {
     const p3 = await runAll(tape, 'gen-a', 3, 'jsonl');
     expect(differences(p3, oracle)).toEqual([]);
     expectSameAlertIds(p1, p3);
+  });
+
+  it('a generated tape with every setting changed (-c), at -p 2', async () => {
+    const tape = await generate('gen-cfg', ['--events', '12000', '--seed', '5', '--rate', '8', '--bad-rate', '0.05']);
+    const config = join(work, 'custom.yaml');
+    writeFileSync(config, CUSTOM_YAML);
+    const oracle = oracleFor(tape, CUSTOM_CONFIG);
+    expect(oracle.counters.late_dropped.volume + oracle.counters.late_dropped.spread).toBeGreaterThan(0);
+    expect(oracle.tables.anomaly_alerts.some((a) => a.alert_type === 'volume_spike')).toBe(true);
+    const run = await runAll(tape, 'gen-cfg', 2, 'jsonl', ['-c', config]);
+    expect(differences(run, oracle)).toEqual([]);
   });
 
   it('a generated tape with many bad records, at -p 3', async () => {

@@ -60,7 +60,7 @@ function qualityPhase(tape: Tape): void {
   tape.raw('\r\n'); // a line holding only "\r": one malformed record
   tape.raw('garbage\r\n');
   tape.line(Buffer.from([0xff, 0xfe, 0x20, 0x62, 0x61, 0x64, 0xc0, 0xaf, 0xe2, 0x82])); // invalid UTF-8, malformed
-  tape.line(`{"pad":"${'x'.repeat(3 * 1024 * 1024)}"`); // a 3 MiB line, not closed: malformed
+  tape.line(`{"pad":"${'x'.repeat(10 * 1024 * 1024)}"`); // a 10 MiB line, not closed: malformed
   // incomplete (stage 2 before stage 3)
   tape.line(trade('', t(2), {}, ['event_id']));
   tape.line(trade('', t(2), { event_id: null }));
@@ -249,15 +249,15 @@ function spreadPhase(tape: Tape): void {
 function horizonPhase(tape: Tape): void {
   const D0 = T0 + 100 * MIN;
   tape.line(trade('h-exact', D0));
-  tape.line(trade('h-over', D0));
+  tape.line(trade('h-over', D0, { quantity: 20_000 })); // a whale each time it passes: two alerts, two ids
   tape.line(trade('h-forget', D0));
   tape.line(trade('h-keep', D0 + 20 * MIN));
   tape.line(trade('h-exact', D0 + HOUR)); // exactly an hour later: duplicate
-  tape.line(trade('h-over', D0 + HOUR + 1)); // an hour and 1 ms later: passes again, a new whale-free trade
+  tape.line(trade('h-over', D0 + HOUR + 1, { quantity: 20_000 })); // an hour and 1 ms later: passes again
   tape.line(trade('h-advance', D0 + 2 * HOUR + 1, { exchange: 'binance' })); // newest is now > 2 h past h-forget
   tape.line(trade('h-forget', D0 + 30 * MIN, { exchange: 'binance' })); // forgotten: passes (and is late)
   tape.line(trade('h-keep', D0 + 25 * MIN)); // still remembered: duplicate
-  tape.line(trade('h-over', D0 + 2 * HOUR + 1, { quantity: 20_000 })); // exactly an hour after its second pass: duplicate
+  tape.line(trade('h-over', D0 + 2 * HOUR + 1, { quantity: 30_000 })); // exactly an hour after its second pass: duplicate
 }
 
 /** The adversarial tape, as bytes; ends with a valid record in the last millisecond of year 9999 and no newline. */
