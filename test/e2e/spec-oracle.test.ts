@@ -33,9 +33,10 @@ interface Run {
   readonly summary: Record<string, unknown>;
 }
 
-async function runAll(tape: string, name: string, parallelism: number, format: 'jsonl' | 'parquet', config: readonly string[] = []): Promise<Run> {
+async function runAll(tape: string, name: string, parallelism: number, format: 'jsonl' | 'parquet', extra: readonly string[] = []): Promise<Run> {
   const out = join(work, `${name}-p${parallelism}-${format}`);
-  const result = await coattail(['run', 'jobs/all.ts', '-s', `file:${tape}`, '-o', out, '-f', format, '-p', String(parallelism), '-q', '--no-checkpoints', ...config]);
+  const checkpoints = extra.includes('--checkpoint-dir') ? [] : ['--no-checkpoints'];
+  const result = await coattail(['run', 'jobs/all.ts', '-s', `file:${tape}`, '-o', out, '-f', format, '-p', String(parallelism), '-q', ...checkpoints, ...extra]);
   expect(result.code, result.stderr).toBe(0);
   const summary = JSON.parse(readFileSync(join(out, '_summary.json'), 'utf8')) as Record<string, unknown>;
   return { tables: await readTables(out, format), summary };
@@ -158,15 +159,16 @@ describe('jobs/all.ts against the spec oracle', () => {
     expect(differences(run, oracle)).toEqual([]);
   });
 
-  it('a generated tape with many bad records, at -p 3', async () => {
+  it('a generated tape with many bad records, at -p 3, with checkpoints every 100 ms', async () => {
     const tape = await generate('gen-b', ['--events', '20000', '--seed', '23', '--rate', '40', '--bad-rate', '0.2']);
     const oracle = oracleFor(tape);
-    const run = await runAll(tape, 'gen-b', 3, 'jsonl');
+    const checkpoints = ['--checkpoint-dir', join(work, 'gen-b-checkpoints'), '--checkpoint-interval', '100ms'];
+    const run = await runAll(tape, 'gen-b', 3, 'jsonl', checkpoints);
     expect(differences(run, oracle)).toEqual([]);
   });
 
-  it('a generated tape over 70 minutes of event time, as Parquet at -p 2', async () => {
-    const tape = await generate('gen-c', ['--events', '8000', '--seed', '7', '--rate', '2']);
+  it('a generated tape over 2.5 hours of event time (past the dedup memory), as Parquet at -p 2', async () => {
+    const tape = await generate('gen-c', ['--events', '9000', '--seed', '7', '--rate', '1']);
     const oracle = oracleFor(tape);
     const run = await runAll(tape, 'gen-c', 2, 'parquet');
     expect(differences(run, oracle)).toEqual([]);
