@@ -167,6 +167,9 @@ function whalePhase(tape: Tape): void {
   volumes.forEach((qv, i) => tape.line(trade(`w-${i}`, t(i), { symbol: 'WHL-USDT', price: 1, quantity: qv, quote_volume: qv, side: i % 2 === 0 ? 'buy' : 'sell' })));
   tape.line(trade('w-computed-eq', t(7), { symbol: 'WHL-USDT', price: 100_000, quantity: 1 }));
   tape.line(trade('w-computed', t(7), { symbol: 'WHL-USDT', price: 1000, quantity: 100.001 }));
+  // Two different whales whose fields joined with U+001F read the same: distinct alerts need distinct ids (§5).
+  tape.line(trade('w-c', t(9), { symbol: 'WHL-USDT', exchange: 'x\u001fw-b', price: 1, quantity: 200_000 }));
+  tape.line(trade('w-b\u001fw-c', t(9), { symbol: 'WHL-USDT', exchange: 'x', price: 1, quantity: 200_000 }));
   tape.line(trade('w-given-small', t(8), { symbol: 'WHL-USDT', price: 1000, quantity: 200, quote_volume: 99_999 })); // the given one counts
 }
 
