@@ -23,14 +23,17 @@ export interface AlertInput {
 }
 
 const TTL_SECONDS = 24 * 60 * 60;
-const SEPARATOR = '\u001f'; // cannot occur in symbols or exchange names people type, so fields cannot blur
+const SEPARATOR = '\u001f'; // rare in names people type; fields holding it are hashed as JSON (alertId)
 
-/** 32 hex chars of sha256(type, symbol, exchange, identity). */
+/**
+ * 32 hex chars of sha256(type, symbol, exchange, identity). Distinct alerts need distinct ids (stores key on
+ * them, SPEC §5), but exchange names and event_ids are any strings and may hold the separator: then the fields
+ * are hashed as a JSON array instead, which holds no raw U+001F, so it cannot equal a joined text either.
+ */
 export function alertId(type: string, symbol: string, exchange: string | null, identity: string | number): string {
-  return createHash('sha256')
-    .update([type, symbol, exchange ?? '', String(identity)].join(SEPARATOR))
-    .digest('hex')
-    .slice(0, 32);
+  const fields = [type, symbol, exchange ?? '', String(identity)];
+  const text = fields.some((field) => field.includes(SEPARATOR)) ? JSON.stringify(fields) : fields.join(SEPARATOR);
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 
 export function buildAlert(input: AlertInput, detectedAtMs: number): TableRow {

@@ -88,6 +88,8 @@ describe('alerts', () => {
     expect(buildAlert({ ...input, type: 'spread' }, 1_000).alert_id).not.toBe(first.alert_id);
     expect(buildAlert({ ...input, exchange: 'coinbase' }, 1_000).alert_id).not.toBe(first.alert_id);
     expect(alertId('volume_spike', 'AB-CD', 'x', 60_000)).not.toBe(alertId('volume_spike', 'AB-CD', 'x', 120_000));
+    // Fields holding the U+001F separator must not blur into each other (SPEC §5: stores key on alert_id).
+    expect(alertId('whale', 'AB-CD', 'x\u001fb', 'c@1')).not.toBe(alertId('whale', 'AB-CD', 'x', 'b\u001fc@1'));
   });
 
   it('sets ttl_epoch to detected_at plus 24 hours in epoch seconds and writes details as JSON text', () => {
