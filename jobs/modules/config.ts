@@ -90,7 +90,11 @@ const duration = (positive: boolean) =>
 const SECTION = { error: 'must be a mapping of settings' };
 
 const qualitySchema = z.strictObject({
-  symbols: z.array(name, { error: 'must be a list of symbols' }).min(1, { error: 'must list at least one symbol' }).optional(),
+  // `|` joins symbol and exchange into the volume job's key: a symbol holding one could share another's windows.
+  symbols: z
+    .array(name.refine((symbol) => !symbol.includes('|'), { error: 'must not contain "|"' }), { error: 'must be a list of symbols' })
+    .min(1, { error: 'must list at least one symbol' })
+    .optional(),
   future_clock_tolerance: duration(false).default(5 * 60_000),
   late_flag_after: duration(false).default(5 * 60_000),
   inconsistency_tolerance: numberAtLeast(0).default(0.001),

@@ -68,6 +68,7 @@ describe('features configuration', () => {
     ['unordered whale thresholds', { whale: { high: 2_000_000 } }, 'x.yaml: whale.high must be between whale.threshold and whale.critical'],
     ['z_high below z_threshold', { volume: { z_high: 2 } }, 'x.yaml: volume.z_high must be >= volume.z_threshold'],
     ['an empty symbol list', { quality: { symbols: [] } }, 'x.yaml: quality.symbols must list at least one symbol'],
+    ['a symbol with the key separator', { quality: { symbols: ['BTC-USDT', 'A|B'] } }, 'x.yaml: quality.symbols.1 must not contain "|"'],
     ['a flag that is not a boolean', { volume: { enabled: 'yes' } }, 'x.yaml: volume.enabled must be true or false'],
     ['a list at the top', [1], 'x.yaml: must be a mapping of sections (quality, source, volume, whale, spread)'],
   ])('rejects %s with a message naming the key', (_name, document, message) => {
