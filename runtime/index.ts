@@ -42,6 +42,7 @@ export type { RunOptions, RunResult, RunStatus } from './exec/coordinator.js';
 export { tableSink, type TableSinkOptions } from '../connectors/sinks/table-sink.js';
 export { stdoutSink } from '../connectors/sinks/stdout-sink.js';
 export * from './testing/harness.js';
+export { JsonFieldReader, type JsonFieldReaderOptions, type JsonScalar } from './formats/json-fields.js';
 export { lazySink } from '../connectors/sinks/lazy-sink.js';
 
 /**

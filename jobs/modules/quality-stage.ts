@@ -3,7 +3,7 @@
 
 import { OutputTag, lazySink, tableSink, type DataStream, type JobContext, type ProcessFunction, type RawRecord, type StreamEnvironment, type TableRow, type Counter } from 'coattail';
 import type { Features } from './config.js';
-import { checkQuality, dlqRow, type QualityRules } from './quality.js';
+import { checkRawRecord, dlqRow, type QualityRules } from './quality.js';
 import { DLQ } from './tables.js';
 import type { Trade } from './trade.js';
 
@@ -22,7 +22,7 @@ function qualityCheck(rules: QualityRules): ProcessFunction<RawRecord, CheckedTr
       for (const reason of ['malformed', 'incomplete', 'invalid']) rejected[reason] = context.metrics.counter(reason);
     },
     processElement(raw, context, out) {
-      const outcome = checkQuality(raw.text, rules);
+      const outcome = checkRawRecord(raw, rules);
       if (outcome.status === 'rejected') {
         rejected[outcome.reason]!.inc();
         context.output(DLQ_ROWS, dlqRow(raw, outcome.reason, outcome.error, Date.now()));

@@ -13,6 +13,7 @@ import { createCodec, type CodecName, type RecordCodec } from '../transport/reco
 import { annotateStepError } from './step-error.js';
 import { ChunkPreAggregator, type PartialAggregate } from './pre-aggregation.js';
 import { dedupeHash } from './dedupe-index.js';
+import { clearCurrentLine, currentLine } from '../formats/current-line.js';
 
 export interface DecodeRequest {
   readonly chunkSeq: number;
@@ -365,15 +366,26 @@ export function forEachRawRecord(payload: ChunkPayload, origin: string, each: (r
   if (isAscii(bytes)) {
     // Line by line, each line a small string of its own: JSON.parse measured up to 2x slower on slices of one
     // chunk-sized string (docs/benchmarks.md). In ASCII, character positions are byte positions.
-    let position = 0;
-    while (position < bytes.length) {
-      let newline = bytes.indexOf(10, position);
-      if (newline < 0) newline = bytes.length;
-      if (newline > position) {
-        each({ text: latin1Slice.call(bytes, position, newline), source: origin, offset: base + position });
-        count++;
+    // Format readers may read the line's bytes in place while its first step runs (runtime/formats).
+    const line = currentLine;
+    line.bytes = bytes;
+    try {
+      let position = 0;
+      while (position < bytes.length) {
+        let newline = bytes.indexOf(10, position);
+        if (newline < 0) newline = bytes.length;
+        if (newline > position) {
+          const record: RawRecord = { text: latin1Slice.call(bytes, position, newline), source: origin, offset: base + position };
+          line.record = record;
+          line.start = position;
+          line.end = newline;
+          each(record);
+          count++;
+        }
+        position = newline + 1;
       }
-      position = newline + 1;
+    } finally {
+      clearCurrentLine();
     }
     return count;
   }
