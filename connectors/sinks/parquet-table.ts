@@ -3,7 +3,7 @@ import {
   Bool, Field, Float64, Int64, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, TimeUnit, Timestamp, Utf8,
   type Data, type DataType,
 } from './arrow-subset.js';
-import * as parquetWasm from 'parquet-wasm';
+import { parquetEncoder, type ParquetWasm } from './parquet-wasm.js';
 
 import type { PendingCommit, SinkContext, SinkWriter } from '../../runtime/api/sink.js';
 import type { ColumnSpec, ColumnType, TableRow, TableSchema } from '../../runtime/api/table.js';
@@ -188,13 +188,23 @@ function encodeColumn(rows: readonly TableRow[], field: Field, column: ColumnSpe
 }
 
 /** Rows → a complete Snappy-compressed Parquet file (Snappy: the codec every reader, hyparquet included, knows). */
-export function encodeParquet(schema: TableSchema, arrowSchema: Schema, rows: readonly TableRow[]): Uint8Array {
+export function encodeParquet(schema: TableSchema, arrowSchema: Schema, rows: readonly TableRow[], parquetWasm: ParquetWasm = parquetEncoder()): Uint8Array {
   const children = schema.columns.map((column, index) => encodeColumn(rows, arrowSchema.fields[index]!, column, schema.name));
   const struct = makeData({ type: new Struct(arrowSchema.fields), length: rows.length, nullCount: 0, children });
   const ipc = tableToIPC(new Table(arrowSchema, [new RecordBatch(arrowSchema, struct)]), 'stream');
   const properties = new parquetWasm.WriterPropertiesBuilder().setCompression(parquetWasm.Compression.SNAPPY).build();
   // writeParquet consumes (frees) both the wasm table and the properties.
   return parquetWasm.writeParquet(parquetWasm.Table.fromIPCStream(ipc), properties);
+}
+
+/** What `tableSink`'s `initializeGlobal` shares with Parquet writers: the compiled encoder. */
+export interface ParquetShared {
+  readonly parquetEncoder: WebAssembly.Module;
+}
+
+function sharedParquetEncoder(shared: unknown): WebAssembly.Module | undefined {
+  const encoder = (shared as Partial<ParquetShared> | undefined)?.parquetEncoder;
+  return encoder instanceof WebAssembly.Module ? encoder : undefined;
 }
 
 interface PartitionBuffer {
@@ -212,6 +222,8 @@ export class ParquetTableWriter implements SinkWriter<TableRow> {
   /** Buffers by UTC day number (null for rows whose partition value is null). */
   private buffers = new Map<number | null, PartitionBuffer>();
   private finished = false;
+  /** The encoder the coordinator compiled for every subtask (`tableSink`'s `initializeGlobal`), if it did. */
+  private readonly sharedEncoder: WebAssembly.Module | undefined;
 
   constructor(
     private readonly schema: TableSchema,
@@ -220,6 +232,7 @@ export class ParquetTableWriter implements SinkWriter<TableRow> {
     limits: ParquetLimits = {},
   ) {
     this.arrowSchema = arrowSchemaOf(schema);
+    this.sharedEncoder = sharedParquetEncoder(context.shared);
     this.files = new PartFileCommitter(storage, {
       table: schema.name,
       subtaskIndex: context.subtaskIndex,
@@ -292,7 +305,7 @@ export class ParquetTableWriter implements SinkWriter<TableRow> {
     const rows = buffer.rows;
     buffer.rows = [];
     buffer.chars = 0;
-    const bytes = encodeParquet(this.schema, this.arrowSchema, rows);
+    const bytes = encodeParquet(this.schema, this.arrowSchema, rows, parquetEncoder(this.sharedEncoder));
     return this.files.append(this.files.startPart(buffer.partition), bytes, rows.length);
   }
 

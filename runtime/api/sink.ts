@@ -8,6 +8,8 @@ export interface SinkContext {
   /** The run's output location (`--out`) and format (`--format`). */
   readonly outDir: string;
   readonly format: 'parquet' | 'jsonl';
+  /** What the factory's `initializeGlobal` returned in the coordinator, if it has one. */
+  readonly shared?: unknown;
 }
 
 /** Serializable description of files written but not yet visible; kept in checkpoints until committed. */
@@ -28,6 +30,13 @@ export interface SinkWriter<T> {
 export interface SinkFactory<T> {
   /** Table or target name used in metrics and `_summary.json` row counts. */
   readonly name: string;
+  /**
+   * Runs once in the coordinator before the subtasks open their writers (Flink's `InitializeOnMaster`), for work
+   * each subtask would otherwise repeat, such as compiling a WebAssembly encoder. The result reaches every
+   * `create` as `context.shared`; it crosses threads by structured clone (a `WebAssembly.Module` is shared, not
+   * compiled again).
+   */
+  initializeGlobal?(context: Pick<SinkContext, 'outDir' | 'format'>): Promise<unknown>;
   create(context: SinkContext): SinkWriter<T> | Promise<SinkWriter<T>>;
   /**
    * Restore: commit what the restored checkpoint lists as pending (idempotent) and discard everything this

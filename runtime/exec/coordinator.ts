@@ -19,6 +19,7 @@ import { SubtaskPool } from './subtask-pool.js';
 import { writeOutputFile } from '../../connectors/sinks/output-file.js';
 import { SplitReaders, type Item } from './split-readers.js';
 import { WatermarkCeiling } from './watermark-ceiling.js';
+import { initializeSinksGlobally } from './sink-globals.js';
 import type { DecodeRequest, DecodeResult } from './decode-stage.js';
 import { HostedDecodePool, piscinaDecodePool, type DecodePool } from './decode-pool.js';
 import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoint/checkpoint-coordinator.js';
@@ -135,6 +136,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const decodeThreads = Math.max(1, options.decodeThreads ?? availableParallelism());
   const decodeInSubtasks = options.parallelism >= decodeThreads;
   let hostedDecode: HostedDecodePool | undefined;
+  const sinkShared = await initializeSinksGlobally(plan, { outDir: options.outDir, format: options.format });
   const subtasks = new SubtaskPool(
     Array.from({ length: options.parallelism }, (_, subtaskIndex) => ({
       ...launch,
@@ -142,6 +144,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       hostsDecode: decodeInSubtasks && subtaskIndex < decodeThreads,
       splitCount: splits.length,
       sinkContext: { subtaskIndex, parallelism: options.parallelism, attemptId, outDir: options.outDir, format: options.format },
+      ...(Object.keys(sinkShared).length > 0 ? { sinkShared } : {}),
       ...(restored ? { restore: restored.operatorsFor(subtaskIndex), restoreWatermarks: restored.watermarks } : {}),
     })),
     options.creditsPerChannel ?? 4,

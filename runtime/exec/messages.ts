@@ -25,6 +25,8 @@ export interface SubtaskLaunch extends JobLaunch {
   readonly subtaskIndex: number;
   readonly splitCount: number;
   readonly sinkContext: SinkContext;
+  /** By sink uid: what each sink factory's `initializeGlobal` returned in the coordinator. */
+  readonly sinkShared?: Record<string, unknown>;
   /** Operator snapshots to restore, by uid, already narrowed to this subtask's key groups. */
   readonly restore?: Record<string, OperatorSnapshot[]>;
   /** Per split: the watermark at the restored checkpoint. */

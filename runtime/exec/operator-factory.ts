@@ -12,7 +12,8 @@ import { SinkOperator } from '../../operators/sink-operator.js';
 export async function createOperator(
   node: LogicalNode,
   env: OperatorEnvironment,
-  sinkContext: () => SinkContext,
+  /** The context a sink step's writer is created with (by the step's uid). */
+  sinkContext: (uid: string) => SinkContext,
 ): Promise<StreamOperator> {
   const spec = node.spec;
   switch (spec.kind) {
@@ -39,7 +40,7 @@ export async function createOperator(
         ...(spec.options.lateCounter ? { lateCounter: spec.options.lateCounter } : {}),
       });
     case 'sink': {
-      const writer = await spec.factory.create(sinkContext());
+      const writer = await spec.factory.create(sinkContext(node.uid));
       return new SinkOperator(spec.factory.name, writer, env.metrics.counter(`rows.${spec.factory.name}`));
     }
     case 'source':

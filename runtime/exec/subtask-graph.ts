@@ -27,6 +27,8 @@ export interface SubtaskOptions {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly sinkContext: SinkContext;
+  /** By sink uid: what the sink factory's `initializeGlobal` returned in the coordinator. */
+  readonly sinkShared?: Readonly<Record<string, unknown>>;
 }
 
 export class SubtaskGraph {
@@ -85,7 +87,7 @@ export class SubtaskGraph {
           output,
           keySelectors,
         },
-        () => options.sinkContext,
+        (uid) => (options.sinkShared?.[uid] === undefined ? options.sinkContext : { ...options.sinkContext, shared: options.sinkShared[uid] }),
       );
       created[index] = {
         id,

@@ -65,6 +65,7 @@ async function main(launch: SubtaskLaunch): Promise<void> {
     parallelism: launch.parallelism,
     maxParallelism: launch.maxParallelism,
     sinkContext: launch.sinkContext,
+    ...(launch.sinkShared ? { sinkShared: launch.sinkShared } : {}),
   });
   for (let split = 0; split < launch.splitCount; split++) graph.gate.addSplit(split);
   if (launch.restore) graph.restoreOperators(launch.restore);

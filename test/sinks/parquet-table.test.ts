@@ -63,6 +63,23 @@ describe('Parquet table writer', () => {
     expect(fromParquet).toEqual(rows.map(expectedJsonRow).sort(byEventId));
   });
 
+  it('writes with the encoder initializeGlobal compiled once for every table, and prepares nothing for JSON Lines', async () => {
+    const factory = tableSink(tradesSchema);
+    expect(await factory.initializeGlobal!({ outDir: folder, format: 'jsonl' })).toBeUndefined();
+    const shared = (await factory.initializeGlobal!({ outDir: folder, format: 'parquet' })) as { parquetEncoder: unknown };
+    expect(shared.parquetEncoder).toBeInstanceOf(WebAssembly.Module);
+    // Another table of the same run gets the same compiled module, not a second compilation.
+    const other = (await tableSink({ ...tradesSchema, name: 'other' }).initializeGlobal!({ outDir: folder, format: 'parquet' })) as { parquetEncoder: unknown };
+    expect(other.parquetEncoder).toBe(shared.parquetEncoder);
+
+    const rows = tradeRows(50);
+    const writer = await factory.create(sinkContext(folder, 'parquet', { shared }));
+    await writer.write(rows);
+    expect(await writer.finish()).toBe(50);
+    const read = (await readTable('whale_trades')).map(({ row }) => asJsonRow(row)).sort(byEventId);
+    expect(read).toEqual(rows.map(expectedJsonRow).sort(byEventId));
+  });
+
   it('types timestamps as UTC millisecond Parquet timestamps and each column as its schema says', async () => {
     const writer = await parquetWriter();
     await writer.write(tradeRows(20));
