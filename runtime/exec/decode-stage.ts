@@ -181,14 +181,15 @@ export class DecodeStage {
         },
       );
       await operator.open?.();
-      const edge = node.inputs[0]!;
-      list(edge.node, edge.tag).push((value, timestamp) => {
+      const push: Push = (value, timestamp) => {
         try {
           operator.processElement(value, timestamp, 1);
         } catch (error) {
           throw annotateStepError(error, node.uid);
         }
-      });
+      };
+      // One input, or several for a union.
+      for (const edge of node.inputs) list(edge.node, edge.tag).push(push);
     }
     this.sourcePushes = list(plan.source.id);
   }

@@ -163,6 +163,18 @@ describe('a plain-JS window job: tumbling, sliding, reduce, late side outputs', 
   }
 });
 
+describe('union of two branches, then keyBy', () => {
+  it('is planned where records are parsed and counts the same at -p 1 and -p 3', async () => {
+    // Views and buys over 4; 60 s windows start at B - 20 s and B + 40 s; alice's e14 is late.
+    const count = (user: string, start: number, n: number) => ({ user, start: at(start), n });
+    const expected = sorted([count('alice', -20, 3), count('bob', -20, 4), count('bob', 40, 1), count('carol', -20, 3), count('carol', 40, 1), count('dave', 40, 1)]);
+    for (const parallelism of [1, 3]) {
+      const { out } = await runJob('union-keyed.ts', parallelism);
+      expect(rowsOf(out, 'counts'), `-p ${parallelism}`).toEqual(expected);
+    }
+  });
+});
+
 describe('misuse: one clear line on stderr, non-zero exit, nothing hung', () => {
   let numbers: string;
   beforeAll(() => {
