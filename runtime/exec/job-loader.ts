@@ -62,6 +62,9 @@ export async function bundleJob(jobFile: string): Promise<string> {
       metafile: true,
       logLevel: 'silent',
       plugins: [engineModules],
+      // A job outside this repository may use the packages coattail itself depends on (zod, yaml, ...)
+      // without installing them next to it; its own node_modules, if any, are searched first.
+      nodePaths: [join(packageRoot, 'node_modules')],
       // Bundled CommonJS dependencies still call require(); give them one.
       banner: { js: "import { createRequire as __coattailRequire } from 'node:module'; const require = __coattailRequire(import.meta.url);" },
     });

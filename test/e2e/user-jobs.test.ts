@@ -175,6 +175,14 @@ describe('union of two branches, then keyBy', () => {
   });
 });
 
+describe('a job outside the repository importing an npm package', () => {
+  it('finds the packages coattail depends on (zod) without a node_modules of its own', async () => {
+    const { out } = await runJob('zod-validate.ts', 2);
+    expect(rowsOf(out, 'invalid')).toEqual(sorted([{ issue: 'json' }, { issue: 'kind' }]));
+    expect(readTable(out, 'valid')).toHaveLength(17);
+  });
+});
+
 describe('misuse: one clear line on stderr, non-zero exit, nothing hung', () => {
   let numbers: string;
   beforeAll(() => {
