@@ -205,6 +205,8 @@ describe('misuse: one clear line on stderr, non-zero exit, nothing hung', () => 
   }
 
   it('a timestamp extractor returning NaN', () => expectFailure('timestamp-nan.ts', 'step "event-time" threw: its timestamp function returned NaN'));
+  it('an import that does not resolve, with the absolute path of the importing file', () =>
+    expectFailure('missing-import.ts', 'does not compile: Could not resolve "./helpers/not-there.js"', `(${join(jobs, 'misuse', 'missing-import.ts')}:3)`));
 });
 
 // The tape is read back by the windows tests above; keep its shape honest.
