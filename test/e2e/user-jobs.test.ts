@@ -208,6 +208,7 @@ describe('misuse: one clear line on stderr, non-zero exit, nothing hung', () => 
   it('a sink of its own that throws on write names the sink step', () => expectFailure('sink-throws.ts', 'step "failing-sink" threw: disk full'));
   it("an exception in the job's build code says it came from build()", () =>
     expectFailure('build-throws.ts', 'job misuse-build-throws: build() threw: THRESHOLD is not set'));
+  it('keyed state on a stream that was never keyed', () => expectFailure('unkeyed-state.js', 'step "counter" uses keyed state', 'keyBy(...)'));
   it('a timestamp extractor returning NaN', () => expectFailure('timestamp-nan.ts', 'step "event-time" threw: its timestamp function returned NaN'));
   it('an import that does not resolve, with the absolute path of the importing file', () =>
     expectFailure('missing-import.ts', 'does not compile: Could not resolve "./helpers/not-there.js"', `(${join(jobs, 'misuse', 'missing-import.ts')}:3)`));
