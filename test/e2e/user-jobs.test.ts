@@ -5,9 +5,10 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { JOBS, ensureBuilt, readSummary, readTable, runCli, type CliResult } from './engine-cli-support.js';
+import { JOBS, ROOT, ensureBuilt, readSummary, readTable, runCli, type CliResult } from './engine-cli-support.js';
 
 /** Event time 0 of the tape: a multiple of 10 s and 20 s, but not of 30 s or 60 s (windows align to the epoch). */
 const B = 1_700_000_000_000;
@@ -180,6 +181,25 @@ describe('a job outside the repository importing an npm package', () => {
     const { out } = await runJob('zod-validate.ts', 2);
     expect(rowsOf(out, 'invalid')).toEqual(sorted([{ issue: 'json' }, { issue: 'kind' }]));
     expect(readTable(out, 'valid')).toHaveLength(17);
+  });
+});
+
+describe('the types a TypeScript user writes against', () => {
+  it('accept the user jobs as written (interface rows into tableSink included)', () => {
+    const files = ['sessions.ts', 'union-keyed.ts', 'zod-validate.ts', 'events.ts'].map((file) => join(JOBS, 'user', file));
+    const program = ts.createProgram(files, {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: ['node'],
+      baseUrl: ROOT,
+      paths: { coattail: ['dist/runtime/index.d.ts'] },
+    });
+    const problems = ts.getPreEmitDiagnostics(program).map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, ' '));
+    expect(problems).toEqual([]);
   });
 });
 
