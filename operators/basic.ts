@@ -1,8 +1,17 @@
 // Stateless one-input operators: map, filter, flatMap and process (with side outputs).
 
-import type { Collector, ProcessContext, ProcessFunction } from '../runtime/graph/functions.js';
+import type { Collector, ProcessContext, ProcessFunction, RuntimeContext } from '../runtime/graph/functions.js';
 import type { OutputTag } from '../runtime/graph/functions.js';
 import type { OperatorEnvironment, StreamOperator } from '../runtime/exec/stream-operator.js';
+import { CoattailError } from '../runtime/errors.js';
+
+/**
+ * Keyed state and timers exist only after keyBy. The types say so, but a .js job (or a cast) reaches for them
+ * anyway; say what to do instead of "cannot read properties of undefined".
+ */
+function needsKeyBy(step: string, what: string): never {
+  throw new CoattailError('JOB_INVALID', `step "${step}" uses ${what}, which needs a keyed stream: call keyBy(...) before process("${step}")`);
+}
 
 export class MapOperator implements StreamOperator {
   constructor(private readonly env: OperatorEnvironment, private readonly fn: (value: unknown) => unknown) {}
@@ -29,6 +38,9 @@ class TimestampedOutput implements Collector<unknown>, ProcessContext {
   timestamp: number | null = null;
   currentWatermark = Number.NEGATIVE_INFINITY;
   constructor(private readonly env: OperatorEnvironment) {}
+  get timerService(): never {
+    return needsKeyBy(this.env.uid, 'timers');
+  }
   collect(value: unknown): void {
     this.env.output.emit(value, this.timestamp);
   }
@@ -58,7 +70,16 @@ export class ProcessOperator implements StreamOperator {
     this.out = new TimestampedOutput(env);
   }
   open(): void {
-    this.fn.open?.({ subtaskIndex: this.env.subtaskIndex, parallelism: this.env.parallelism, metrics: this.env.metrics });
+    const uid = this.env.uid;
+    const context: RuntimeContext & { readonly state: never } = {
+      subtaskIndex: this.env.subtaskIndex,
+      parallelism: this.env.parallelism,
+      metrics: this.env.metrics,
+      get state(): never {
+        return needsKeyBy(uid, 'keyed state');
+      },
+    };
+    this.fn.open?.(context);
   }
   processElement(value: unknown, timestamp: number | null): void {
     this.out.timestamp = timestamp;

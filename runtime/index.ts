@@ -39,7 +39,7 @@ export { keyGroupFor, subtaskForKey, keyGroupRangeFor } from './plan/key-groups.
 export { fileSource } from '../connectors/sources/file-source.js';
 export { generatorSource } from '../connectors/sources/generator-source.js';
 export type { RunOptions, RunResult, RunStatus } from './exec/coordinator.js';
-export { tableSink, type TableSinkOptions } from '../connectors/sinks/table-sink.js';
+export { tableSink, type TableSinkOptions, type TableRowOf } from '../connectors/sinks/table-sink.js';
 export { stdoutSink } from '../connectors/sinks/stdout-sink.js';
 export * from './testing/harness.js';
 export { JsonFieldReader, type JsonFieldReaderOptions, type JsonScalar } from './formats/json-fields.js';

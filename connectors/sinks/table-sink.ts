@@ -44,7 +44,19 @@ export function validateTableSchema(schema: TableSchema): void {
  * `s3://bucket/prefix`. The table folder is created when a writer opens, so an empty table leaves an
  * empty folder and no files; S3 has no folders, so there opening checks the bucket instead.
  */
-export function tableSink(schema: TableSchema, options: TableSinkOptions = {}): SinkFactory<TableRow> {
+/**
+ * A row type whose fields all hold table values. Written as a mapped type so that a job's own `interface`
+ * rows fit too: an interface has no index signature, so it is not assignable to `TableRow` itself.
+ */
+export type TableRowOf<Row> = { readonly [K in keyof Row]: string | number | boolean | null };
+
+/** The row type is inferred from the stream it is sunk from (`TableRow` when there is none to infer from). */
+export function tableSink<Row extends TableRowOf<Row> = TableRow>(schema: TableSchema, options: TableSinkOptions = {}): SinkFactory<Row> {
+  // The writers read rows by column name only, which any Row allows.
+  return anyTableSink(schema, options) as unknown as SinkFactory<Row>;
+}
+
+function anyTableSink(schema: TableSchema, options: TableSinkOptions): SinkFactory<TableRow> {
   validateTableSchema(schema);
   return {
     name: schema.name,

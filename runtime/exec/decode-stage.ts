@@ -146,9 +146,9 @@ export class DecodeStage {
     // Keyed exits first, so a rebalanced exit of the same record can ride along to a subtask already chosen.
     const exits = [...plan.exits].sort((a, b) => Number(!a.key) - Number(!b.key));
     for (const exit of exits) {
-      const selector = exit.key?.selector;
+      const keyOf = exit.key ? checkedKeySelector(exit.key.name, exit.key.selector) : undefined;
       const preAggregated = plan.preAggregated.findIndex((p) => p.exit === exit.index);
-      list(exit.from, exit.tag).push((value) => this.route(exit.index, exit.ordered, selector, value, preAggregated));
+      list(exit.from, exit.tag).push((value) => this.route(exit.index, exit.ordered, keyOf, value, preAggregated));
     }
     const orderedTail = plan.orderedNodes[plan.orderedNodes.length - 1];
     if (orderedTail !== undefined) {
@@ -181,14 +181,15 @@ export class DecodeStage {
         },
       );
       await operator.open?.();
-      const edge = node.inputs[0]!;
-      list(edge.node, edge.tag).push((value, timestamp) => {
+      const push: Push = (value, timestamp) => {
         try {
           operator.processElement(value, timestamp, 1);
         } catch (error) {
           throw annotateStepError(error, node.uid);
         }
-      });
+      };
+      // One input, or several for a union.
+      for (const edge of node.inputs) list(edge.node, edge.tag).push(push);
     }
     this.sourcePushes = list(plan.source.id);
   }
@@ -349,6 +350,20 @@ export function transferablesOf(result: DecodeResult): ArrayBuffer[] {
   if (result.dedupeHashes) transfer.push(result.dedupeHashes.buffer as ArrayBuffer);
   if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
   return transfer;
+}
+
+/**
+ * A keyBy selector that fails the step unless it returns a string. Every keyed record is routed here first,
+ * so keyed steps downstream only ever see string keys. A number would hash to one key group (murmurHash
+ * reads string code units) and an object would be a new key per record: both silently wrong.
+ */
+function checkedKeySelector(name: string, selector: (value: unknown) => string): (value: unknown) => string {
+  return (value) => {
+    const key: unknown = selector(value);
+    if (typeof key === 'string') return key;
+    const shown = typeof key === 'number' || typeof key === 'boolean' || typeof key === 'bigint' ? `${typeof key} ${String(key)}` : key === null ? 'null' : typeof key;
+    throw annotateStepError(new Error(`its key selector returned ${shown}, not a string (return String(...) of it)`), name);
+  };
 }
 
 /** Calls `each` for every record of a chunk in order; returns how many. Empty lines are skipped. */

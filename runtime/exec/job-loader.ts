@@ -64,6 +64,9 @@ export async function bundleJob(jobFile: string): Promise<string> {
       metafile: true,
       logLevel: 'silent',
       plugins: [engineModules],
+      // A job outside this repository may use the packages coattail itself depends on (zod, yaml, ...)
+      // without installing them next to it; its own node_modules, if any, are searched first.
+      nodePaths: [join(packageRoot, 'node_modules')],
       // Bundled CommonJS dependencies still call require(); give them one.
       banner: { js: "import { createRequire as __coattailRequire } from 'node:module'; const require = __coattailRequire(import.meta.url);" },
     });
@@ -71,7 +74,8 @@ export async function bundleJob(jobFile: string): Promise<string> {
   } catch (error) {
     rmSync(outDir, { recursive: true, force: true });
     const first = (error as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors?.[0];
-    const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
+    // esbuild names files relative to the working directory; an absolute path reads better from anywhere.
+    const where = first?.location ? ` (${resolve(first.location.file)}:${first.location.line})` : '';
     throw new CoattailError('JOB_COMPILE', `job file ${jobFile} does not compile: ${first?.text ?? describeError(error)}${where}`);
   }
   cache.remember(key, outDir, inputs.filter((input) => existsSync(input)));

@@ -7,6 +7,7 @@ import { CounterRegistry } from './metrics.js';
 import { createOperator } from './operator-factory.js';
 import type { Emitter, OperatorSnapshot, StreamOperator } from './stream-operator.js';
 import { annotateStepError } from './step-error.js';
+import { isCoattailError } from '../errors.js';
 import { WatermarkGate } from '../time/watermark-gate.js';
 
 type Push = (value: unknown, timestamp: number | null) => void;
@@ -76,7 +77,7 @@ export class SubtaskGraph {
       const inputs = plan.workerInputs.get(id) ?? [];
       const keySelectors: Array<((value: unknown) => string) | undefined> = [undefined, undefined];
       for (const input of inputs) if (input.edge.key) keySelectors[(input.edge.port ?? 1) - 1] = input.edge.key.selector;
-      const operator = await createOperator(
+      const operator = await this.inStep(node.uid, () => createOperator(
         node,
         {
           uid: node.uid,
@@ -88,7 +89,7 @@ export class SubtaskGraph {
           keySelectors,
         },
         (uid) => (options.sinkShared?.[uid] === undefined ? options.sinkContext : { ...options.sinkContext, shared: options.sinkShared[uid] }),
-      );
+      ));
       created[index] = {
         id,
         uid: node.uid,
@@ -123,7 +124,19 @@ export class SubtaskGraph {
     }
     this.nodes.push(...created);
     this.exitPushes = exitPushes;
-    for (const node of this.nodes) await node.operator.open?.();
+    for (const node of this.nodes) await this.inStep(node.uid, async () => node.operator.open?.());
+  }
+
+  /**
+   * Runs an operator's lifecycle call (create, open, timers, sink writes and commits) so that an exception from
+   * user code names the step. The engine's own errors (CoattailError) already say what failed and pass unchanged.
+   */
+  private async inStep<T>(uid: string, work: () => T | Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw isCoattailError(error) ? error : annotateStepError(error, uid);
+    }
   }
 
   /** Deliver one routed record: advance the split's watermark to its stamp first, then push it down its exits. */
@@ -151,17 +164,23 @@ export class SubtaskGraph {
   }
 
   onProcessingTime(now: number): void {
-    for (const node of this.nodes) node.operator.onProcessingTime?.(now);
+    for (const node of this.nodes) {
+      try {
+        node.operator.onProcessingTime?.(now);
+      } catch (error) {
+        throw annotateStepError(error, node.uid);
+      }
+    }
   }
 
   /** End of an input batch: sinks write what they buffered (awaiting a slow sink holds back credit). */
   async flush(): Promise<void> {
-    for (const node of this.nodes) if (node.operator.flush) await node.operator.flush();
+    for (const node of this.nodes) if (node.operator.flush) await this.inStep(node.uid, () => node.operator.flush!());
   }
 
   async finish(): Promise<void> {
     this.propagateWatermark();
-    for (const node of this.nodes) await node.operator.finish?.();
+    for (const node of this.nodes) await this.inStep(node.uid, () => node.operator.finish?.());
   }
 
   async abort(): Promise<void> {
@@ -187,14 +206,14 @@ export class SubtaskGraph {
   async prepareCommit(checkpointId: number): Promise<Record<string, unknown>> {
     const pending: Record<string, unknown> = {};
     for (const node of this.nodes) {
-      if (node.operator.prepareCommit) pending[node.uid] = await node.operator.prepareCommit(checkpointId);
+      if (node.operator.prepareCommit) pending[node.uid] = await this.inStep(node.uid, () => node.operator.prepareCommit!(checkpointId));
     }
     return pending;
   }
 
   async commit(pendingByUid: Record<string, unknown>): Promise<void> {
     for (const node of this.nodes) {
-      if (node.operator.commit && pendingByUid[node.uid] !== undefined) await node.operator.commit(pendingByUid[node.uid]);
+      if (node.operator.commit && pendingByUid[node.uid] !== undefined) await this.inStep(node.uid, () => node.operator.commit!(pendingByUid[node.uid]));
     }
   }
 }

@@ -1,7 +1,7 @@
 // A job file's default export: a name and a function that builds the graph on an environment.
 
 import { StreamEnvironment } from './data-stream.js';
-import { CoattailError, describeError } from '../errors.js';
+import { CoattailError, describeError, isCoattailError } from '../errors.js';
 
 export interface JobContext {
   /** `-c/--config` as given on the command line, if any. */
@@ -51,14 +51,32 @@ export type JobContextInput = Omit<JobContext, 'outputs'> & { readonly outputs?:
 
 export function buildJob(job: JobDefinition, context: JobContextInput, prepared?: unknown): StreamEnvironment {
   const env = new StreamEnvironment();
-  job.build(env, { outputs: {}, ...context }, prepared);
+  try {
+    job.build(env, { outputs: {}, ...context }, prepared);
+  } catch (error) {
+    throw inJobCode(job, 'build', error);
+  }
   return env;
+}
+
+/**
+ * An exception from the job's own build or prepare code says so, so the one line on stderr points at the job
+ * file. The builder's own errors (a step name used twice, a bad duration) already say what is wrong.
+ */
+function inJobCode(job: JobDefinition, phase: 'build' | 'prepare', error: unknown): unknown {
+  if (isCoattailError(error)) return error;
+  return new CoattailError('JOB_INVALID', `job ${job.name}: ${phase}() threw: ${describeError(error)}`, { cause: error });
 }
 
 /** Runs the job's `prepare` (if any) with the context its threads will see; checks the value can travel. */
 export async function prepareJob(job: JobDefinition, context: JobContextInput): Promise<unknown> {
   if (!job.prepare) return undefined;
-  const prepared = await job.prepare({ outputs: {}, ...context });
+  let prepared: unknown;
+  try {
+    prepared = await job.prepare({ outputs: {}, ...context });
+  } catch (error) {
+    throw inJobCode(job, 'prepare', error);
+  }
   try {
     structuredClone(prepared);
   } catch (error) {

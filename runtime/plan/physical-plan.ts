@@ -74,7 +74,9 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
   const decode = new Set<number>();
   const visit = (id: number) => {
     for (const { node, edge } of graph.consumersOf(id)) {
-      if (edge.key || node.inputs.length !== 1 || !STATELESS.has(node.spec.kind) || decode.has(node.id)) continue;
+      if (edge.key || decode.has(node.id)) continue;
+      const joins = STATELESS.has(node.spec.kind) ? node.inputs.length === 1 : isUnionOf(node, (input) => decode.has(input) || input === source.id);
+      if (!joins) continue;
       decode.add(node.id);
       visit(node.id);
     }
@@ -107,7 +109,11 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
   const orderedDecode = new Set<number>();
   const visitPure = (id: number) => {
     for (const { node, edge } of graph.consumersOf(id)) {
-      if (edge.key || edge.tag !== undefined || node.inputs.length !== 1 || !PURE.has(node.spec.kind) || orderedDecode.has(node.id)) continue;
+      if (edge.key || edge.tag !== undefined || orderedDecode.has(node.id)) continue;
+      const joins = PURE.has(node.spec.kind)
+        ? node.inputs.length === 1
+        : isUnionOf(node, (input) => orderedDecode.has(input) || input === orderedTail, { sideOutputs: false });
+      if (!joins) continue;
       orderedDecode.add(node.id);
       visitPure(node.id);
     }
@@ -195,6 +201,17 @@ function preAggregatedExits(graph: LogicalGraph, exits: readonly Exit[], dedupe:
     });
   }
   return found;
+}
+
+/**
+ * A union whose every input runs in the same stage joins that stage: it only passes records on, so a keyBy
+ * after it is still routed where records are parsed (a keyBy after a subtask step is not supported).
+ */
+function isUnionOf(node: LogicalNode, inStage: (input: number) => boolean, options: { sideOutputs: boolean } = { sideOutputs: true }): boolean {
+  return (
+    node.spec.kind === 'union' &&
+    node.inputs.every((edge) => !edge.key && (options.sideOutputs || edge.tag === undefined) && inStage(edge.node))
+  );
 }
 
 function findOrderedHead(graph: LogicalGraph, sourceId: number, decode: Set<number>): LogicalNode | undefined {
