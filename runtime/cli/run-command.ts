@@ -9,6 +9,9 @@ import { feedCountersOf, formatFeedStatus } from './feed-report.js';
 import { resolveSource } from './resolve-source.js';
 import { formatStatus, terminalStatus } from './status-line.js';
 
+/** A stop signal repeated within this long of the first is the same request, forwarded by a parent process. */
+const REPEATED_SIGNAL_MS = 1000;
+
 export interface RunFlags {
   readonly source: string;
   readonly out: string;
@@ -74,8 +77,15 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
     outputs.alerts = flags.alerts;
   }
   const controller = new AbortController();
+  let stoppingSince = 0;
   const stop = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) {
+      // One Ctrl-C can arrive twice within milliseconds: the terminal signals its whole process group, and a
+      // parent such as npm (`npx coattail`) or timeout passes it on. Only a later one is a second request.
+      if (Date.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
+      process.exit(130);
+    }
+    stoppingSince = Date.now();
     const again = signal === 'SIGINT' ? 'Ctrl-C again' : `${signal} again`;
     process.stderr.write(`\ncoattail: stopping on ${signal} (${again} to quit at once)\n`);
     controller.abort();

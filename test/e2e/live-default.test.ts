@@ -32,7 +32,7 @@ interface LiveRun {
   readonly stdout: () => string;
   readonly stderr: () => string;
   /** Resolves with how it ended, or 'hung' if it has not ended 120 s after `stop` (a safety net, never a timing claim). */
-  readonly stopAfterStatus: () => Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'hung'>;
+  readonly stopAfterStatus: (signals?: number) => Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'hung'>;
   readonly kill: () => void;
 }
 
@@ -59,12 +59,17 @@ function startLive(folder: string, flags: readonly string[]): LiveRun {
   return {
     stdout: () => stdout,
     stderr: () => stderr,
-    async stopAfterStatus() {
+    /** `signals`: how many SIGINTs to send, 20 ms apart (a parent such as npm forwards the terminal's own). */
+    async stopAfterStatus(signals = 1) {
       // A status line that has seen records, so the stop below interrupts a run with data in flight.
       const sawStatus = await waitFor(() => stderr, (text) => STATUS_WITH_RECORDS.test(text), (listener) => listeners.push(listener), 120_000);
       expect(sawStatus, `no status line on stderr; stderr so far: ${stderr}`).toBe(true);
       expect(child.exitCode).toBeNull();
       child.kill('SIGINT');
+      for (let i = 1; i < signals; i++) {
+        await new Promise((resolvePromise) => setTimeout(resolvePromise, 20));
+        child.kill('SIGINT');
+      }
       const safetyNet = new Promise<'hung'>((resolvePromise) => setTimeout(() => resolvePromise('hung'), 120_000).unref());
       return Promise.race([exited, safetyNet]);
     },
@@ -102,6 +107,24 @@ describe('the simulated live market', () => {
     expect(summary.stopped).toBe(true);
     expect(summary.records_in).toBeGreaterThan(0);
     expect(summary.passed + summary.malformed + summary.incomplete + summary.invalid + summary.duplicate).toBe(summary.records_in);
+  }, 300_000);
+
+  it('takes the savepoint when one Ctrl-C arrives as two SIGINTs a moment apart (npx forwards the terminal\'s own)', async () => {
+    // A terminal's Ctrl-C reaches every process of its group: under `npx`, npm receives it too and passes it on,
+    // so the engine gets two SIGINTs together. Only a later, separate one means "quit at once".
+    const folder = folders.make('twice');
+    const checkpoints = join(folder, 'checkpoints');
+    const run = startLive(folder, ['--speed', '50', '-o', join(folder, 'out'), '--checkpoint-dir', checkpoints]);
+    try {
+      const ended = await run.stopAfterStatus(2);
+      expect(ended, `stderr: ${run.stderr().slice(-500)}`).toEqual({ code: 0, signal: null });
+    } finally {
+      run.kill();
+    }
+    expect(run.stdout()).toMatch(/^stopped coat-tail-all: /m);
+    const savepoint = /^savepoint (chk-\d+) written to /m.exec(run.stdout());
+    expect(savepoint, `stdout: ${run.stdout().slice(-500)}`).not.toBeNull();
+    expect(existsSync(join(checkpoints, savepoint![1]!))).toBe(true);
   }, 300_000);
 
   it('at the real-time pace, ends as soon as it has stopped, whatever the checkpoint interval', async () => {
