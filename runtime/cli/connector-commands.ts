@@ -1,6 +1,7 @@
 // `coattail alerts` (the hot store's access patterns) and `coattail produce` (the architecture's producer).
 
 import { CoattailError } from '../errors.js';
+import { onStopSignals } from './stop-signals.js';
 
 export interface AlertsFlags {
   readonly table: string;
@@ -38,20 +39,23 @@ export async function produceCommand(flags: ProduceFlags): Promise<void> {
   const source = parseFeedUri(flags.from);
   const write = await writerFor(flags);
   const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const stopListening = onStopSignals(() => controller.abort());
   let lastPrinted = 0;
-  const status = await produce({
-    from: [source],
-    to: write ?? appendLinesToFile(flags.to.slice('file:'.length)),
-    signal: controller.signal,
-    onStatus: (progress) => {
-      if (Date.now() - lastPrinted < 5000) return;
-      lastPrinted = Date.now();
-      process.stderr.write(`produced ${JSON.stringify(progress)}\n`);
-    },
-  });
+  let status;
+  try {
+    status = await produce({
+      from: [source],
+      to: write ?? appendLinesToFile(flags.to.slice('file:'.length)),
+      signal: controller.signal,
+      onStatus: (progress) => {
+        if (Date.now() - lastPrinted < 5000) return;
+        lastPrinted = Date.now();
+        process.stderr.write(`produced ${JSON.stringify(progress)}\n`);
+      },
+    });
+  } finally {
+    stopListening();
+  }
   process.stdout.write(`stopped: ${JSON.stringify(status)}\n`);
 }
 

@@ -8,9 +8,7 @@ import { applyEndpointFlags } from './aws-endpoints.js';
 import { feedCountersOf, formatFeedStatus } from './feed-report.js';
 import { resolveSource } from './resolve-source.js';
 import { formatStatus, terminalStatus } from './status-line.js';
-
-/** A stop signal repeated within this long of the first is the same request, forwarded by a parent process. */
-const REPEATED_SIGNAL_MS = 1000;
+import { onStopSignals } from './stop-signals.js';
 
 export interface RunFlags {
   readonly source: string;
@@ -77,21 +75,11 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
     outputs.alerts = flags.alerts;
   }
   const controller = new AbortController();
-  let stoppingSince = 0;
-  const stop = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      // One Ctrl-C can arrive twice within milliseconds: the terminal signals its whole process group, and a
-      // parent such as npm (`npx coattail`) or timeout passes it on. Only a later one is a second request.
-      if (Date.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
-      process.exit(130);
-    }
-    stoppingSince = Date.now();
+  const stopListening = onStopSignals((signal) => {
     const again = signal === 'SIGINT' ? 'Ctrl-C again' : `${signal} again`;
     process.stderr.write(`\ncoattail: stopping on ${signal} (${again} to quit at once)\n`);
     controller.abort();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  });
   const interactive = process.stderr.isTTY === true;
   const showStatus = !flags.quiet && (!source.bounded || interactive);
   // On a terminal the status line is redrawn in place, below the alert lines that stdout prints meanwhile.
@@ -138,8 +126,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
     }
   } finally {
     display?.end();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    stopListening();
   }
 }
 
