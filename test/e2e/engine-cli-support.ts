@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import { expect } from 'vitest';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'bin', 'coattail.js');
@@ -150,4 +151,15 @@ export function expectWindows(lines: readonly string[], sizeMs = 10_000, delayMs
 
 export function sortRows(rows: readonly WindowRow[]): WindowRow[] {
   return [...rows].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.start - b.start));
+}
+
+/** The run failed with one line on stderr naming every fragment, no stack, a non-zero exit, nothing hung. */
+export function expectOneLineError(result: CliResult, ...fragments: string[]): void {
+  expect(result.timedOut).toBe(false);
+  expect(result.code).not.toBe(0);
+  expect(result.code).not.toBeNull();
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines).toEqual([expect.stringMatching(/^coattail: /)]);
+  for (const fragment of fragments) expect(lines[0]).toContain(fragment);
+  expect(result.stderr).not.toMatch(/^\s+at /m);
 }

@@ -9,13 +9,13 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   JOBS,
   ensureBuilt,
+  expectOneLineError,
   expectWindows,
   readSummary,
   readTable,
   runCli,
   sortRows,
   windowTape,
-  type CliResult,
   type WindowRow,
   type WindowTrade,
 } from './engine-cli-support.js';
@@ -42,15 +42,6 @@ function runFolder(name: string): string {
   return folder;
 }
 
-function expectOneLineError(result: CliResult, ...fragments: string[]): void {
-  expect(result.timedOut).toBe(false);
-  expect(result.code).not.toBe(0);
-  expect(result.code).not.toBeNull();
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines).toEqual([expect.stringMatching(/^coattail: /)]);
-  for (const fragment of fragments) expect(lines[0]).toContain(fragment);
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-}
 
 describe('a keyed window job from the CLI', () => {
   it('gives the same windows, late records and counts at -p 1, 2 and 4, matching an independent computation', async () => {
