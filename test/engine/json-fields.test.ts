@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { RawRecord } from '../../runtime/api/source.js';
 import { forEachRawRecord } from '../../runtime/exec/decode-stage.js';
 import { JsonFieldReader } from '../../runtime/formats/json-fields.js';
+import { seededRandom } from '../e2e/engine-cli-support.js';
 
 const FIELDS = ['event_id', 'price', 'quantity', 'side', 'timestamp', 'flag'] as const;
 
@@ -43,16 +44,6 @@ function checkAgainstJsonParse(fields: JsonFieldReader<string>, line: string): b
   return read;
 }
 
-/** A small deterministic generator (mulberry32), so a failure names a line that can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NUMBER_TEXTS = [
   '0', '-0', '1', '-1', '0.5', '-0.0', '10', '100.25', '43040.2805', '0.015351', '0.0000001', '123456789012345',
   '1234567890123456', '12345678901234567890', '0.1234567890123456789', '9007199254740993', '1e3', '1E-7', '-2.5e+10',
@@ -80,7 +71,7 @@ describe('JsonFieldReader', () => {
 
   it('agrees with JSON.parse on thousands of generated lines, valid and broken', () => {
     const fields = reader();
-    const next = random(7);
+    const next = seededRandom(7); // deterministic: a failure names a line that can be replayed
     const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
     const keys = [...FIELDS, 'other', 'quote_volume', 'a\\"b', 'é'];
     const space = () => pick(['', '', '', ' ', '\t', '\r', '  ']);
