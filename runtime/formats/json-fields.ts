@@ -19,6 +19,14 @@ const POWERS_OF_TEN = Array.from({ length: 23 }, (_, exponent) => Number(`1e${ex
 const EXACT_DIGITS = 15;
 const INTERN_SLOTS = 64;
 const INTERN_MAX_LENGTH = 32;
+const MAX_SHAPE_KEYS = 64;
+const MAX_KNOWN_KEYS = 256;
+
+interface KnownKey {
+  readonly name: Uint8Array;
+  /** Index among the reader's fields, or -1 for a key nobody asked for. */
+  readonly field: number;
+}
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -33,6 +41,12 @@ const NINE = 57;
 const TRUE = [116, 114, 117, 101];
 const FALSE = [102, 97, 108, 115, 101];
 const NULL = [110, 117, 108, 108];
+
+/**
+ * 1 for the bytes that end a string's fast scan: the quote, a backslash, control characters and bytes outside
+ * ASCII. A read past the buffer (undefined) indexes nothing, which also ends it.
+ */
+const STRING_STOPS = Uint8Array.from({ length: 256 }, (_, byte) => (byte === QUOTE || byte === BACKSLASH || byte < 32 || byte >= 128 ? 1 : 0));
 
 /** Buffer#latin1Slice without `toString`'s argument checks (not in Node's typings). */
 const latin1Slice: (this: Buffer, start: number, end: number) => string =
@@ -52,8 +66,10 @@ export class JsonFieldReader<F extends string> {
   readonly values: (JsonScalar | undefined)[];
   private readonly names: Uint8Array[];
   private readonly internCaches: (string[] | undefined)[];
-  /** The field after the last one matched: lines of one producer repeat their key order. */
-  private expected = 0;
+  /** The key last seen at each position of an object. */
+  private readonly shape: KnownKey[] = [];
+  /** Every key seen so far (the asked-for fields among them), so a new shape allocates nothing. */
+  private readonly knownKeys: KnownKey[] = [];
   /** Where the number `number` read last ends. */
   private numberEnd = 0;
 
@@ -76,51 +92,69 @@ export class JsonFieldReader<F extends string> {
   readBytes(bytes: Buffer, start: number, end: number): boolean {
     const values = this.values;
     for (let i = 0; i < values.length; i++) values[i] = undefined;
-    let p = skipSpace(bytes, start, end);
+    let p = start;
+    if (p < end && bytes[p]! <= 32) p = skipSpace(bytes, p, end);
     if (p >= end || bytes[p] !== OPEN_BRACE) return false;
-    p = skipSpace(bytes, p + 1, end);
+    p++;
+    if (p < end && bytes[p]! <= 32) p = skipSpace(bytes, p, end);
     if (p < end && bytes[p] === CLOSE_BRACE) return skipSpace(bytes, p + 1, end) === end;
-    for (;;) {
+    for (let ordinal = 0; ; ordinal++) {
       if (p >= end || bytes[p] !== QUOTE) return false;
-      const keyEnd = stringEnd(bytes, p + 1);
-      if (keyEnd < 0 || keyEnd >= end) return false;
-      const field = this.fieldAt(bytes, p + 1, keyEnd);
-      p = skipSpace(bytes, keyEnd + 1, end);
+      // The key seen at this position last time, followed by its closing quote: no need to look for the end.
+      const last = ordinal < this.shape.length ? this.shape[ordinal]! : undefined;
+      let field: number;
+      if (last !== undefined && p + 1 + last.name.length < end && bytes[p + 1 + last.name.length] === QUOTE && sameBytes(last.name, bytes, p + 1, p + 1 + last.name.length)) {
+        field = last.field;
+        p += last.name.length + 2;
+      } else {
+        const keyEnd = stringEnd(bytes, p + 1);
+        if (keyEnd < 0 || keyEnd >= end) return false;
+        field = this.fieldAt(ordinal, bytes, p + 1, keyEnd);
+        p = keyEnd + 1;
+      }
+      if (p < end && bytes[p]! <= 32) p = skipSpace(bytes, p, end);
       if (p >= end || bytes[p] !== COLON) return false;
-      p = skipSpace(bytes, p + 1, end);
+      p++;
+      if (p < end && bytes[p]! <= 32) p = skipSpace(bytes, p, end);
       if (p >= end) return false;
 
       const first = bytes[p]!;
-      let value: JsonScalar;
       if (first === QUOTE) {
         const valueEnd = stringEnd(bytes, p + 1);
         if (valueEnd < 0 || valueEnd >= end) return false;
-        value = field < 0 ? '' : this.stringValue(field, bytes, p + 1, valueEnd);
+        if (field >= 0) values[field] = this.stringValue(field, bytes, p + 1, valueEnd);
         p = valueEnd + 1;
       } else if (first === MINUS || (first >= ZERO && first <= NINE)) {
-        value = this.number(bytes, p, end);
-        if (value !== value) return false; // NaN: not a JSON number
-        p = this.numberEnd;
+        if (field >= 0) {
+          const value = this.number(bytes, p, end);
+          if (value !== value) return false; // NaN: not a JSON number
+          values[field] = value;
+          p = this.numberEnd;
+        } else {
+          // A field nobody asked for: only check that it is a JSON number.
+          p = numberEnd(bytes, p, end);
+          if (p < 0) return false;
+        }
       } else if (first === 116 /* t */ && isWord(bytes, p, end, TRUE)) {
-        value = true;
+        if (field >= 0) values[field] = true;
         p += 4;
       } else if (first === 102 /* f */ && isWord(bytes, p, end, FALSE)) {
-        value = false;
+        if (field >= 0) values[field] = false;
         p += 5;
       } else if (first === 110 /* n */ && isWord(bytes, p, end, NULL)) {
-        value = null;
+        if (field >= 0) values[field] = null;
         p += 4;
       } else {
         return false; // a nested object or array, or not JSON
       }
-      if (field >= 0) values[field] = value;
 
-      p = skipSpace(bytes, p, end);
+      if (p < end && bytes[p]! <= 32) p = skipSpace(bytes, p, end);
       if (p >= end) return false;
       const separator = bytes[p];
-      if (separator === CLOSE_BRACE) return skipSpace(bytes, p + 1, end) === end;
+      if (separator === CLOSE_BRACE) return p + 1 === end || skipSpace(bytes, p + 1, end) === end;
       if (separator !== COMMA) return false;
-      p = skipSpace(bytes, p + 1, end);
+      p++;
+      if (p < end && bytes[p]! <= 32) p = skipSpace(bytes, p, end);
     }
   }
 
@@ -174,21 +208,35 @@ export class JsonFieldReader<F extends string> {
     return negative ? -magnitude : magnitude;
   }
 
-  /** The index of the field named `bytes[start, end)`, or -1. */
-  private fieldAt(bytes: Buffer, start: number, end: number): number {
+  /**
+   * The index of the field named `bytes[start, end)`, or -1, for the key at this position in its object. Lines of
+   * one producer repeat their keys in one order, so the key seen at this position last time is tried first.
+   */
+  private fieldAt(ordinal: number, bytes: Buffer, start: number, end: number): number {
+    const shape = this.shape;
+    const last = ordinal < shape.length ? shape[ordinal]! : undefined;
+    if (last !== undefined && sameBytes(last.name, bytes, start, end)) return last.field;
+    const key = this.keyNamed(bytes, start, end);
+    if (ordinal < shape.length) shape[ordinal] = key;
+    else if (ordinal === shape.length && ordinal < MAX_SHAPE_KEYS) shape.push(key);
+    return key.field;
+  }
+
+  /** The known key with these bytes, remembered on first sight (up to a bound: a shape of random keys stays cheap). */
+  private keyNamed(bytes: Buffer, start: number, end: number): KnownKey {
+    const known = this.knownKeys;
+    for (let i = 0; i < known.length; i++) if (sameBytes(known[i]!.name, bytes, start, end)) return known[i]!;
     const names = this.names;
-    const expected = this.expected;
-    if (expected < names.length && sameBytes(names[expected]!, bytes, start, end)) {
-      this.expected = expected + 1;
-      return expected;
-    }
+    let field = -1;
     for (let i = 0; i < names.length; i++) {
-      if (i !== expected && sameBytes(names[i]!, bytes, start, end)) {
-        this.expected = i + 1;
-        return i;
+      if (sameBytes(names[i]!, bytes, start, end)) {
+        field = i;
+        break;
       }
     }
-    return -1;
+    const key: KnownKey = { name: Uint8Array.prototype.slice.call(bytes, start, end), field };
+    if (known.length < MAX_KNOWN_KEYS) known.push(key);
+    return key;
   }
 
   private stringValue(field: number, bytes: Buffer, start: number, end: number): string {
@@ -220,12 +268,37 @@ function skipSpace(bytes: Buffer, p: number, end: number): number {
  * past the chunk's end is undefined: both end the loop as a control character does.
  */
 function stringEnd(bytes: Buffer, p: number): number {
-  for (;;) {
-    const c = bytes[p]!;
-    if (c === QUOTE) return p;
-    if (c === BACKSLASH || !(c >= 32 && c < 128)) return -1;
-    p++;
+  const stops = STRING_STOPS;
+  while (stops[bytes[p]!] === 0) p++;
+  return bytes[p] === QUOTE ? p : -1;
+}
+
+/** Where the JSON number starting at `p` ends, or -1 when the text there is not one. */
+function numberEnd(bytes: Buffer, p: number, end: number): number {
+  if (bytes[p] === MINUS) p++;
+  let c = p < end ? bytes[p]! : -1;
+  if (c === ZERO) {
+    c = ++p < end ? bytes[p]! : -1;
+  } else if (c > ZERO && c <= NINE) {
+    do c = ++p < end ? bytes[p]! : -1;
+    while (c >= ZERO && c <= NINE);
+  } else {
+    return -1;
   }
+  if (c === DOT) {
+    c = ++p < end ? bytes[p]! : -1;
+    if (!(c >= ZERO && c <= NINE)) return -1;
+    do c = ++p < end ? bytes[p]! : -1;
+    while (c >= ZERO && c <= NINE);
+  }
+  if (c === 101 || c === 69 /* e E */) {
+    c = ++p < end ? bytes[p]! : -1;
+    if (c === 43 /* + */ || c === MINUS) c = ++p < end ? bytes[p]! : -1;
+    if (!(c >= ZERO && c <= NINE)) return -1;
+    do c = ++p < end ? bytes[p]! : -1;
+    while (c >= ZERO && c <= NINE);
+  }
+  return p;
 }
 
 function isWord(bytes: Buffer, p: number, end: number, word: readonly number[]): boolean {

@@ -73,7 +73,8 @@ describe('JsonFieldReader', () => {
     const fields = reader();
     const next = seededRandom(7); // deterministic: a failure names a line that can be replayed
     const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
-    const keys = [...FIELDS, 'other', 'quote_volume', 'a\\"b', 'é'];
+    // Keys that share a prefix with a field, or extend one, must not be taken for it.
+    const keys = [...FIELDS, 'other', 'quote_volume', 'a\\"b', 'é', 'pric', 'prices', 'sid', 'sides', 'flag '];
     const space = () => pick(['', '', '', ' ', '\t', '\r', '  ']);
     let accepted = 0;
     let rejected = 0;
@@ -98,6 +99,15 @@ describe('JsonFieldReader', () => {
     // Both paths are exercised: most plain lines are read in place, the rest left to JSON.parse.
     expect(accepted).toBeGreaterThan(4_000);
     expect(rejected).toBeGreaterThan(4_000);
+  });
+
+  it('keeps reading exactly when every line brings keys it has never seen', () => {
+    const fields = reader();
+    // More distinct keys than the reader remembers, at every position, around the fields it reads.
+    for (let n = 0; n < 1_000; n++) {
+      const line = `{"k${n}":${n},"price":${n}.5,"x${n}":"v","side":"${n % 2 ? 'buy' : 'sell'}","flag":${n % 3 === 0}}`;
+      expect(checkAgainstJsonParse(fields, line)).toBe(true);
+    }
   });
 
   it('never reads past the end of the line it was given', () => {
