@@ -129,20 +129,7 @@ const tradeFields = new JsonFieldReader(
 export function checkRawRecord(raw: RawRecord, rules: QualityRules): QualityOutcome {
   if (!tradeFields.read(raw)) return checkQuality(raw.text, rules);
   const values = tradeFields.values;
-  return checkParsedRecord(
-    {
-      event_id: values[0],
-      exchange: values[1],
-      symbol: values[2],
-      price: values[3],
-      quantity: values[4],
-      quote_volume: values[5],
-      side: values[6],
-      timestamp: values[7],
-      ingestion_timestamp: values[8],
-    },
-    rules,
-  );
+  return checkFields(values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], values[8], rules);
 }
 
 /** `checkQuality` on a value already decoded from JSON (for sources that hand over objects, and for benchmarks). */
@@ -151,17 +138,38 @@ export function checkParsedRecord(value: unknown, rules: QualityRules): QualityO
   if (value === null) return NOT_OBJECT_NULL;
   if (Array.isArray(value)) return NOT_OBJECT_ARRAY;
   const record = value as Record<string, unknown>;
+  return checkFields(
+    record.event_id,
+    record.exchange,
+    record.symbol,
+    record.price,
+    record.quantity,
+    record.quote_volume,
+    record.side,
+    record.timestamp,
+    record.ingestion_timestamp,
+    rules,
+  );
+}
 
+/** Stages 2, 3, 5 and 6 on a record's fields (undefined where absent), passed one by one: no object to build. */
+function checkFields(
+  eventId: unknown,
+  exchange: unknown,
+  symbol: unknown,
+  price: unknown,
+  quantity: unknown,
+  givenQuoteVolume: unknown,
+  side: unknown,
+  timestampValue: unknown,
+  ingestionValue: unknown,
+  rules: QualityRules,
+): QualityOutcome {
   // Stage 2: incomplete (absent and null both count as missing).
-  const eventId = record.event_id;
   if (eventId == null) return eventId === undefined ? MISSING.event_id : NULL.event_id;
-  const symbol = record.symbol;
   if (symbol == null) return symbol === undefined ? MISSING.symbol : NULL.symbol;
-  const price = record.price;
   if (price == null) return price === undefined ? MISSING.price : NULL.price;
-  const quantity = record.quantity;
   if (quantity == null) return quantity === undefined ? MISSING.quantity : NULL.quantity;
-  const timestampValue = record.timestamp;
   if (timestampValue == null) return timestampValue === undefined ? MISSING.timestamp : NULL.timestamp;
 
   // Stage 3: invalid, rules in the order SPEC lists them.
@@ -172,13 +180,10 @@ export function checkParsedRecord(value: unknown, rules: QualityRules): QualityO
   const compiled = compile(rules);
   if (typeof symbol !== 'string') return BAD_SYMBOL_TYPE;
   if (compiled.allowed ? !compiled.allowed.has(symbol) : !isPatternSymbol(symbol)) return compiled.symbolRejection;
-  const exchange = record.exchange;
   if (typeof exchange !== 'string' || exchange.length === 0) return BAD_EXCHANGE;
-  const side = record.side;
   if (side !== 'buy' && side !== 'sell') return BAD_SIDE;
   const timestamp = parseEventTime(timestampValue);
   if (timestamp === undefined) return BAD_TIMESTAMP;
-  const ingestionValue = record.ingestion_timestamp;
   let ingestion: number | null = null;
   if (ingestionValue != null) {
     const parsed = parseEventTime(ingestionValue);
@@ -186,7 +191,6 @@ export function checkParsedRecord(value: unknown, rules: QualityRules): QualityO
     ingestion = parsed;
     if (timestamp - parsed > rules.futureClockToleranceMs) return compiled.futureClockRejection;
   }
-  const givenQuoteVolume = record.quote_volume;
   const notional = price * quantity;
   let quoteVolume = notional;
   let inconsistent = false;

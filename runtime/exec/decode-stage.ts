@@ -14,6 +14,7 @@ import { annotateStepError } from './step-error.js';
 import { ChunkPreAggregator, type PartialAggregate } from './pre-aggregation.js';
 import { dedupeHash } from './dedupe-index.js';
 import { clearCurrentLine, currentLine } from '../formats/current-line.js';
+import { TypedColumn } from './typed-column.js';
 
 export interface DecodeRequest {
   readonly chunkSeq: number;
@@ -67,13 +68,21 @@ const latin1Slice: (this: Buffer, start: number, end: number) => string =
     return this.toString('latin1', start, end);
   };
 
-/** The records routed to one subtask, in routing order. */
+/** The records routed to one subtask, in routing order; kept from chunk to chunk (its columns' storage stays). */
 class TargetBuilder {
-  readonly records: unknown[] = [];
+  records: unknown[] = [];
+  constructor(readonly subtask: number) {}
   /** Bit e set: the record takes exit e. */
-  readonly masks: number[] = [];
-  readonly orderedIndex: number[] = [];
-  readonly eventTimes: number[] = [];
+  readonly masks = new TypedColumn(Uint32Array);
+  readonly orderedIndex = new TypedColumn(Int32Array);
+  readonly eventTimes = new TypedColumn(Float64Array);
+
+  clear(): void {
+    this.records = [];
+    this.masks.clear();
+    this.orderedIndex.clear();
+    this.eventTimes.clear();
+  }
 
   push(value: unknown, mask: number, orderedIndex: number, eventTime: number): void {
     this.records.push(value);
@@ -87,13 +96,15 @@ export class DecodeStage {
   private readonly metrics = new CounterRegistry();
   private readonly codec: RecordCodec;
   private sourcePushes: Push[] = [];
-  private targets: Map<number, TargetBuilder> = new Map();
+  /** Per subtask, in the order this chunk first routed to it; builders stay for later chunks. */
+  private targets: TargetBuilder[] = [];
+  private readonly builders = new Map<number, TargetBuilder>();
   private readonly preAggregator: ChunkPreAggregator;
   private orderedCount = 0;
   private dedupeKeys: string[] = [];
-  private dedupeHashes: number[] = [];
-  private dedupeTimes: number[] = [];
-  private eventTimes: number[] = [];
+  private readonly dedupeHashes = new TypedColumn(Uint32Array);
+  private readonly dedupeTimes = new TypedColumn(Float64Array);
+  private readonly eventTimes = new TypedColumn(Float64Array);
   /** The newest event time among this chunk's ordered records before the current one. */
   private chunkMaxBefore = Number.NEGATIVE_INFINITY;
   private chunkMaxTime = Number.NEGATIVE_INFINITY;
@@ -201,12 +212,14 @@ export class DecodeStage {
 
   decode(request: DecodeRequest): DecodeResult {
     this.chunkSeq = request.chunkSeq;
-    this.targets = new Map();
+    // Builders left half-filled by a chunk whose step threw start empty.
+    if (this.targets.length > 0) for (const builder of this.targets) builder.clear();
+    this.targets = [];
     this.orderedCount = 0;
     this.dedupeKeys = [];
-    this.dedupeHashes = [];
-    this.dedupeTimes = [];
-    this.eventTimes = [];
+    this.dedupeHashes.clear();
+    this.dedupeTimes.clear();
+    this.eventTimes.clear();
     this.chunkMaxTime = Number.NEGATIVE_INFINITY;
     this.chunkMaxBefore = Number.NEGATIVE_INFINITY;
     this.preAggregating = this.preAggregation && request.preAggregate !== false && this.plan.preAggregated.length > 0;
@@ -266,8 +279,8 @@ export class DecodeStage {
     const builder = this.builder(subtask);
     const last = builder.records.length - 1;
     // The same record taking another exit: equal strings or reused objects on the same exit are distinct records.
-    if (sameRecord && last >= 0 && builder.records[last] === value && builder.orderedIndex[last] === index && (builder.masks[last]! & (1 << exit)) === 0) {
-      builder.masks[last]! |= 1 << exit;
+    if (sameRecord && last >= 0 && builder.records[last] === value && builder.orderedIndex.at(last) === index && (builder.masks.at(last) & (1 << exit)) === 0) {
+      builder.masks.set(last, builder.masks.at(last) | (1 << exit));
     } else {
       builder.push(value, 1 << exit, index, ordered ? this.orderedTime : Number.NaN);
     }
@@ -287,8 +300,9 @@ export class DecodeStage {
   }
 
   private builder(subtask: number): TargetBuilder {
-    let builder = this.targets.get(subtask);
-    if (!builder) this.targets.set(subtask, (builder = new TargetBuilder()));
+    let builder = this.builders.get(subtask);
+    if (!builder) this.builders.set(subtask, (builder = new TargetBuilder(subtask)));
+    if (builder.records.length === 0) this.targets.push(builder);
     return builder;
   }
 
@@ -299,15 +313,16 @@ export class DecodeStage {
       partialsFireAt = this.preAggregator.lowestFire;
     }
     const targets: TargetBatch[] = [];
-    for (const [subtask, builder] of this.targets) {
+    for (const builder of this.targets) {
       targets.push({
-        subtask,
+        subtask: builder.subtask,
         count: builder.records.length,
         records: this.codec.encode(builder.records),
-        exitMasks: Uint32Array.from(builder.masks),
-        orderedIndex: Int32Array.from(builder.orderedIndex),
-        eventTimes: Float64Array.from(builder.eventTimes),
+        exitMasks: builder.masks.take(),
+        orderedIndex: builder.orderedIndex.take(),
+        eventTimes: builder.eventTimes.take(),
       });
+      builder.records = [];
     }
     return {
       chunkSeq: this.chunkSeq,
@@ -315,9 +330,9 @@ export class DecodeStage {
       counters: this.metrics.drain(),
       orderedCount: this.orderedCount,
       ...(this.plan.dedupe
-        ? { dedupeKeys: this.dedupeKeys, dedupeHashes: Uint32Array.from(this.dedupeHashes), dedupeTimes: Float64Array.from(this.dedupeTimes) }
+        ? { dedupeKeys: this.dedupeKeys, dedupeHashes: this.dedupeHashes.take(), dedupeTimes: this.dedupeTimes.take() }
         : {}),
-      ...(this.plan.watermarks ? { eventTimes: Float64Array.from(this.eventTimes) } : {}),
+      ...(this.plan.watermarks ? { eventTimes: this.eventTimes.take() } : {}),
       targets,
       ...(partialsFireAt < Number.POSITIVE_INFINITY ? { partialsFireAt } : {}),
     };
