@@ -138,17 +138,24 @@ async function until(running: RunningCli, condition: () => Promise<boolean> | bo
   for (;;) {
     if (running.exited()) throw new RunEnded();
     if (await Promise.resolve(condition()).catch(() => false)) return;
-    if (Date.now() - started > RUN_LIMIT_MS) throw new Error(`hang: the moment did not come within ${RUN_LIMIT_MS} ms`);
+    if (Date.now() - started > RUN_LIMIT_MS) {
+      running.child.kill('SIGKILL');
+      throw new Error(`hang: the moment did not come within ${RUN_LIMIT_MS} ms; the run was killed`);
+    }
     await sleep(pollMs);
   }
 }
 
 /** Wait for the process to end; a process that outlives the limit is killed and reported as a hang. */
 async function ended(running: RunningCli, what: string): Promise<CliResult> {
-  const timer = setTimeout(() => running.child.kill('SIGKILL'), RUN_LIMIT_MS);
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    running.child.kill('SIGKILL');
+  }, RUN_LIMIT_MS);
   const result = await running.done;
   clearTimeout(timer);
-  if (result.signal === 'SIGKILL' && !running.child.killed) throw new Error(`hang: ${what} was killed by the chaos runner after ${RUN_LIMIT_MS} ms`);
+  if (hung) throw new Error(`hang: ${what} was killed by the chaos runner after ${RUN_LIMIT_MS} ms: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`);
   return result;
 }
 
@@ -199,8 +206,9 @@ async function interrupt(
           await sleep(1100);
           if (running.exited()) return { result: await ended(running, 'the run'), note: `SIGINT after chk-${last}, ended before a second one` };
           note = `again 1.1 s after a SIGINT after chk-${last}`;
+        } else {
+          note = `after chk-${last}`;
         }
-        note = `after chk-${last}`;
         break;
       }
       case 'mid-checkpoint': {
@@ -308,6 +316,9 @@ export async function runSequence(plan: ChaosPlan, tape: string, reference: Refe
     const restored = /restoring checkpoint \d+ \(\d+ -> \d+ subtasks\)/.exec(result.stderr)?.[0];
     log.push(`${what}: ${note}${restored ? ` [${restored}]` : ''} -> ${result.signal ?? `exit ${result.code}`}`);
     if (result.signal === 'SIGKILL') continue;
+    // A stop signal before the handlers are installed, or in the ~40 ms between a finished run removing them and
+    // the process exiting, ends the process by the signal's default action: for the next run, a kill.
+    if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') continue;
     // A second SIGINT quits at once: as good as a kill for the next run.
     if (interruption.kind === 'double-sigint' && result.code === 130) continue;
     if (result.code === 0) {
