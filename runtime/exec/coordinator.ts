@@ -184,6 +184,9 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     wake?.();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  // A stop requested while the job loaded or the checkpoint was restored fired its event before this listener
+  // existed: honoured now, the run takes its savepoint without reading (it used to run to the end of the input).
+  if (options.signal?.aborted) onAbort();
 
   const lastActivity = splits.map(() => Date.now());
   const idle = splits.map(() => false);

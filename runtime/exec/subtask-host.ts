@@ -86,6 +86,18 @@ async function main(launch: SubtaskLaunch): Promise<void> {
       }
     });
   };
+  // The gate starts at the restored split watermarks: the newest event time of each split, one record past the
+  // watermark the restored steps saw (a record carries the watermark before it). Fire what that makes due first,
+  // as the uninterrupted run did before its next record: otherwise the next records were judged against the older
+  // watermark (one late in the uninterrupted run could still count in its window), and a run stopped before any
+  // record fired those windows only while finishing, after its savepoint, so restoring that savepoint wrote their
+  // rows twice.
+  if (launch.restoreWatermarks) {
+    enqueue(async () => {
+      graph.propagateWatermark();
+      await graph.flush();
+    });
+  }
 
   const handle = async (message: ToSubtask): Promise<void> => {
     switch (message.type) {

@@ -114,6 +114,9 @@ export class JobTestHarness {
         }
         graph.restoreOperators(byStep);
         restore.splits.forEach((split, index) => graph.gate.advance(index, split.watermark));
+        // As a restored subtask thread does: fire what the restored split watermarks make due before any record.
+        graph.propagateWatermark();
+        await graph.flush();
       }
       this.subtasks.push(graph);
     }

@@ -155,6 +155,28 @@ describe('job test harness', () => {
     expect(after.counters().records_in).toBe(uninterrupted.counters().records_in);
   });
 
+  it('judges the first records after a restore against the restored split watermark, not the one before the last record', async () => {
+    // A record carries the watermark before it: after c (25 s) the steps have seen 12 s, the split 25 s. Window
+    // [0s,10s) is due at 15 s; so d (4 s) is late, with or without a snapshot between c and d.
+    const head = [line('a', 'BTC', 1_000), line('b', 'BTC', 12_000), line('c', 'BTC', 25_000)];
+    const tail = [line('d', 'BTC', 4_000)];
+    const uninterrupted = await JobTestHarness.create(countJob);
+    await uninterrupted.pipeInput([...head, ...tail]);
+    await uninterrupted.finish();
+    expect(uninterrupted.counters().late_dropped).toBe(1);
+
+    const before = await JobTestHarness.create(countJob);
+    await before.pipeInput(head);
+    const after = await JobTestHarness.create(countJob, { parallelism: 2, restoreFrom: before.snapshot() });
+    await after.pipeInput(tail);
+    await after.finish();
+    expect(after.output('late')).toEqual([{ id: 'd', symbol: 'BTC', t: 4_000 }]);
+    expect(after.counters().late_dropped).toBe(1);
+    expect(sortRows([...before.output<WindowRow>('windows'), ...after.output<WindowRow>('windows')])).toEqual(
+      sortRows(uninterrupted.output<WindowRow>('windows')),
+    );
+  });
+
   it('fires processing-time timers from its clock', async () => {
     const job = defineJob('alerts', (env) => {
       env
