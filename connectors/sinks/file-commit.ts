@@ -189,7 +189,7 @@ export async function commitPending(storage: PartStorage, pending: PendingCommit
     if (!(await storage.exists(file.final))) {
       throw new CoattailError(
         'SINK_FAILED',
-        `Cannot commit ${file.final} of table ${parsed.table}: neither the pending file nor the committed file exists`,
+        `Cannot commit ${file.final} of table ${parsed.table}: neither the pending file nor the committed file exists (restore with -o set to the folder the checkpointed run wrote to)`,
       );
     }
   };

@@ -18,6 +18,8 @@ export interface JobIdentity {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly sourceUri: string;
+  /** Set for jobs with file tables (see CheckpointMetadata.outputFormat). */
+  readonly outputFormat?: string;
   readonly operators: readonly string[];
 }
 
@@ -135,6 +137,7 @@ export class CheckpointCoordinator {
         parallelism: this.job.parallelism,
         maxParallelism: this.job.maxParallelism,
         sourceUri: this.job.sourceUri,
+        ...(this.job.outputFormat === undefined ? {} : { outputFormat: this.job.outputFormat }),
         splits: contribution.splits,
         sharedFiles: contribution.sharedFiles,
         operators: this.job.operators,

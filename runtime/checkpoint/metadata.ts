@@ -37,6 +37,11 @@ export interface CheckpointMetadata {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly sourceUri: string;
+  /**
+   * The table format (`--format`) of a job with file tables, whose pending parts a restore commits: a table's
+   * parts stay in one format. Absent for jobs without file tables and in checkpoints older than this field.
+   */
+  readonly outputFormat?: string;
   readonly splits: readonly SplitCheckpoint[];
   /** Uids of the job's stateful steps, as the state files name them. */
   readonly operators: readonly string[];

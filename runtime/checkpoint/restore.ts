@@ -37,8 +37,23 @@ export function statefulOperatorUids(plan: PhysicalPlan): string[] {
  * renamed or removed stateful step would silently lose it. Steps the checkpoint has no state for start empty,
  * as new operators do in Flink (an added sink such as --alerts, a new detector). Returns their uids.
  */
-export function checkRestoreCompatible(metadata: CheckpointMetadata, plan: PhysicalPlan, maxParallelism: number): string[] {
+/** Whether the job writes file tables whose pending parts a checkpoint lists (sinks that recover output). */
+export function hasFileTables(plan: PhysicalPlan): boolean {
+  return plan.graph.nodes.some((node) => node.spec.kind === 'sink' && node.spec.factory.recover !== undefined);
+}
+
+/**
+ * Refuses a checkpoint this run cannot continue; returns the stateful steps it has no state for (they start empty).
+ * `format`: this run's table format, for a job with file tables.
+ */
+export function checkRestoreCompatible(metadata: CheckpointMetadata, plan: PhysicalPlan, maxParallelism: number, format?: string): string[] {
   const where = `checkpoint ${metadata.checkpointId}`;
+  if (format !== undefined && metadata.outputFormat !== undefined && metadata.outputFormat !== format) {
+    throw new CoattailError(
+      'RESTORE_MISMATCH',
+      `${where} was taken by a run writing ${metadata.outputFormat} tables, this run writes ${format}; a table's parts stay in one format, run with -f ${metadata.outputFormat}`,
+    );
+  }
   if (metadata.maxParallelism !== maxParallelism) {
     throw new CoattailError(
       'RESTORE_MISMATCH',

@@ -41,6 +41,7 @@ export async function inspectCheckpoint(location: string, which: string, s3Endpo
     `  size       ${formatBytes(metadata.sizeBytes)}`,
     `  parallelism ${metadata.parallelism}, max parallelism ${metadata.maxParallelism}`,
     `  source     ${metadata.sourceUri}`,
+    ...(metadata.outputFormat === undefined ? [] : [`  tables     ${metadata.outputFormat}`]),
     ...metadata.splits.map((s) => `    split ${s.splitId}: ${s.ended ? 'finished' : `offset ${s.position ?? 'start'}`} (${s.origin})`),
     `  operators  ${metadata.operators.join(', ')}`,
     `  coordinator state ${metadata.coordinatorFile.key} (${formatBytes(metadata.coordinatorFile.bytes)})`,

@@ -26,7 +26,7 @@ import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoi
 import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';
 import { prepareRestore, type RestoredRun } from './restore-run.js';
 import { openCheckpointStore } from '../checkpoint/checkpoint-store.js';
-import { statefulOperatorUids, type CoordinatorCheckpointState } from '../checkpoint/restore.js';
+import { hasFileTables, statefulOperatorUids, type CoordinatorCheckpointState } from '../checkpoint/restore.js';
 
 export interface CheckpointOptions {
   readonly location: string;
@@ -161,7 +161,14 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     const existing = await store.allIds();
     checkpoints = new CheckpointCoordinator(
       { store, intervalMs: options.checkpoint.intervalMs, retain: options.checkpoint.retain, tolerableFailures: options.checkpoint.tolerableFailures },
-      { jobName, parallelism: options.parallelism, maxParallelism: options.maxParallelism, sourceUri: options.source.uri, operators: statefulOperatorUids(plan) },
+      {
+        jobName,
+        parallelism: options.parallelism,
+        maxParallelism: options.maxParallelism,
+        sourceUri: options.source.uri,
+        ...(hasFileTables(plan) ? { outputFormat: options.format } : {}),
+        operators: statefulOperatorUids(plan),
+      },
       {
         sendBarrier: (id) => subtasks.broadcast({ type: 'barrier', checkpointId: id }),
         sendCommit: (id) => subtasks.broadcast({ type: 'commit', checkpointId: id }),

@@ -9,6 +9,7 @@ import type { OperatorSnapshot } from './stream-operator.js';
 import { openCheckpointStore, resolveRestoreTarget } from '../checkpoint/checkpoint-store.js';
 import {
   checkRestoreCompatible,
+  hasFileTables,
   pendingBySink,
   snapshotsForSubtask,
   type CoordinatorCheckpointState,
@@ -42,7 +43,7 @@ export async function prepareRestore(
   const store = openCheckpointStore(target.location, options.checkpoint.s3Endpoint);
   const loaded = await store.loadForRestore<CoordinatorCheckpointState, SubtaskCheckpointState>(target.which, log);
   const { metadata } = loaded;
-  const startEmpty = checkRestoreCompatible(metadata, plan, options.maxParallelism);
+  const startEmpty = checkRestoreCompatible(metadata, plan, options.maxParallelism, hasFileTables(plan) ? options.format : undefined);
   if (startEmpty.length > 0) log(`no state in checkpoint ${metadata.checkpointId} for ${startEmpty.map((u) => `"${u}"`).join(', ')}: starting empty`);
 
   // Two-phase commit, second phase: whatever the checkpoint prepared becomes visible; later output is discarded,

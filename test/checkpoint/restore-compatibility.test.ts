@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { buildJob } from '../../runtime/graph/job.js';
 import { planJob, type PhysicalPlan } from '../../runtime/plan/physical-plan.js';
-import { checkRestoreCompatible, statefulOperatorUids } from '../../runtime/checkpoint/restore.js';
+import { checkRestoreCompatible, hasFileTables, statefulOperatorUids } from '../../runtime/checkpoint/restore.js';
 import type { CheckpointMetadata } from '../../runtime/checkpoint/metadata.js';
 import { CoattailError, defineJob, stdoutSink, tumbling, type SinkFactory } from '../../runtime/index.js';
 
@@ -54,6 +54,19 @@ describe('restore compatibility', () => {
 
   it('starts a step the checkpoint has no state for empty, and names it', () => {
     expect(checkRestoreCompatible(metadataOf(plan({ live: false })), plan({ live: false, extraTable: true }), 128)).toEqual(['more-counts']);
+  });
+
+  it('refuses a checkpoint of file tables in another format; jobs without file tables and older checkpoints have none to compare', () => {
+    const stored = plan({ live: false });
+    expect(hasFileTables(stored)).toBe(true);
+    const jsonl = { ...metadataOf(stored), outputFormat: 'jsonl' } as CheckpointMetadata;
+    expect(checkRestoreCompatible(jsonl, stored, 128, 'jsonl')).toEqual([]);
+    expect(() => checkRestoreCompatible(jsonl, stored, 128, 'parquet')).toThrow(
+      "checkpoint 7 was taken by a run writing jsonl tables, this run writes parquet; a table's parts stay in one format, run with -f jsonl",
+    );
+    // Written before the field existed, or by a job without file tables: nothing to compare.
+    expect(checkRestoreCompatible(metadataOf(stored), stored, 128, 'parquet')).toEqual([]);
+    expect(checkRestoreCompatible(jsonl, stored, 128, undefined)).toEqual([]);
   });
 
   it('refuses state the job has no step for, naming it', () => {

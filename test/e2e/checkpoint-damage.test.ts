@@ -219,6 +219,17 @@ describe('a restore that does not fit the run is refused', { timeout: RUN_TIMEOU
     );
   });
 
+  test('another --format, naming both and leaving every file as it was', async () => {
+    const place = await copyOfKilledRun('format');
+    const id = await newestCompletedId(storeOf(place));
+    expect((await storeOf(place).readMetadata(id)).outputFormat).toBe('jsonl');
+    await expectRefusal(
+      place,
+      runArguments({ ...place, format: 'parquet' }, 2, ['--restore', 'latest']),
+      new RegExp(`^coattail: checkpoint ${id} was taken by a run writing jsonl tables, this run writes parquet; a table's parts stay in one format, run with -f jsonl$`),
+    );
+  });
+
   test('another job whose stateful operators differ, naming the operator uids', async () => {
     const place = await copyOfKilledRun('other-job');
     const args = runArguments(place, 2, ['--restore', 'latest']);

@@ -170,6 +170,7 @@ describe('Ctrl-C takes a savepoint', { timeout: RUN_TIMEOUT }, () => {
     expect(text).toContain(`triggered  ${metadata.triggeredAt}`);
     expect(text).toContain(`completed  ${metadata.completedAt} (${metadata.durationMs} ms)`);
     expect(text).toMatch(/size\s+[\d.]+ (B|KiB|MiB)/);
+    expect(text).toContain('tables     jsonl');
     const split = metadata.splits[0]!;
     expect(split.position).toBeDefined();
     expect(text).toContain(`split ${split.splitId}: offset ${String(split.position)}`);
