@@ -117,7 +117,8 @@ describe('kill -9 chaos: repeated kills and restores at changing parallelism', {
     test(`end with the uninterrupted tables and counters: ${chaosCase.name} (${describePlan(chaosCase.plan)})`, async () => {
       const tape = tapes.get(chaosCase.shape)!;
       const reference = await referenceOf(chaosCase.shape, chaosCase.plan.format);
-      const outcome = await runSequence(chaosCase.plan, tape.path, reference, path.join(workDir, `case-${chaosCase.plan.seed}`), tape.tolerance);
+      const input = { source: `file:${tape.path}`, tolerance: tape.tolerance };
+      const outcome = await runSequence(chaosCase.plan, input, reference, path.join(workDir, `case-${chaosCase.plan.seed}`));
       expect(outcome.problems, outcome.log.join('\n')).toEqual([]);
     });
   }

@@ -1,17 +1,17 @@
 // kill -9 of a job reading Kinesis into S3 tables and the DynamoDB alerts table, then --restore: the tables hold
 // exactly the rows of an uninterrupted run (Kinesis resumes AFTER_SEQUENCE_NUMBER, S3 parts commit once), and
 // the alerts table holds one item per alert_id although re-emitted alerts carry a later detected_at.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 import { startKinesalite, type RunningKinesalite } from '../support/kinesalite.js';
 import { startDynalite, type RunningDynalite } from '../support/dynalite.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
+import { downloadPrefix } from '../support/s3-objects.js';
 import { createStream, putRecords, testClient } from '../support/kinesis-streams.js';
 import { assertBuilt, generateTape, RUN_TIMEOUT, runCliToEnd } from './support/cli.js';
 import { MissedMoment, runArguments, stopRunAt, type RunPlace } from './support/checkpointed-run.js';
@@ -34,26 +34,6 @@ afterAll(async () => {
   await Promise.all([kinesis?.stop(), dynamo?.stop(), s3?.stop()]);
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
-
-/** Copies every object under `prefix/` (markers of pending parts included) into a local folder. */
-async function downloadPrefix(prefix: string, folder: string): Promise<void> {
-  const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' });
-  try {
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}/`, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) {
-        const body = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: object.Key! }));
-        const file = path.join(folder, object.Key!.slice(prefix.length + 1));
-        await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(file, await body.Body!.transformToByteArray());
-      }
-      token = page.NextContinuationToken;
-    } while (token);
-  } finally {
-    client.destroy();
-  }
-}
 
 /** The summary without run fields and without the row count of the alerts table, whose name differs per run. */
 function withoutStoreRows(summary: Record<string, unknown>): Record<string, unknown> {
@@ -118,7 +98,7 @@ test('kill -9 and --restore of a Kinesis job writing S3 tables and DynamoDB aler
   await runCliToEnd(runArguments(place, 3, [...endpoints, ...alerts, '--bounded', '--restore', 'latest']));
 
   const restored = path.join(workDir, 'restored');
-  await downloadPrefix(`restored-${attempt}`, restored);
+  await downloadPrefix(s3.endpoint, s3.bucket, `restored-${attempt}`, restored);
   expect(tableDifferences(await readTables(restored, 'jsonl'), await readTables(reference, 'jsonl'))).toEqual({});
   const summary = await readSummary(restored);
   expect(withoutStoreRows(summary)).toEqual(withoutStoreRows(expectedSummary));

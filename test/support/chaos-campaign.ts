@@ -5,18 +5,32 @@ import path from 'node:path';
 
 import { JOB_ALL, runCliToEnd } from '../e2e/support/cli.js';
 import { readSummary, readTables, type OutputFormat } from '../e2e/support/tables.js';
-import { describePlan, planSequence, runSequence, type Reference } from './chaos.js';
+import { describePlan, planSequence, runSequence, type ChaosInput, type ChaosStorage, type Reference } from './chaos.js';
 import { makeChaosTape, TAPE_SHAPES, type ChaosTape, type TapeShape } from './chaos-tapes.js';
+import { startS3Server, type TestS3Server } from './s3-server.js';
+
+/** What the sequences read: the chaos tapes (`file:`), or the finite generator at a few seeds and bad-record rates. */
+type ChaosSourceKind = 'tapes' | 'generator';
+
+/** Generator inputs, cycled by seed: `generator:events=N,seed=S[,bad=R]`. */
+const GENERATOR_VARIANTS: ReadonlyArray<{ readonly name: string; readonly seed: number; readonly bad?: number }> = [
+  { name: 'gen-plain', seed: 71 },
+  { name: 'gen-bad', seed: 72, bad: 0.05 },
+  { name: 'gen-bad2', seed: 73, bad: 0.01 },
+];
 
 interface CampaignOptions {
   readonly seeds: readonly number[];
   readonly shapes: readonly TapeShape[];
   readonly events: number;
   readonly format: OutputFormat | undefined;
+  readonly storage: ChaosStorage;
+  readonly source: ChaosSourceKind;
   readonly workDir: string | undefined;
 }
 
-const USAGE = 'usage: node scripts/chaos.mjs [--seeds 1-20|3,7] [--shapes plain,duplicates,...] [--events N] [--format jsonl|parquet] [--work DIR]';
+const USAGE =
+  'usage: node scripts/chaos.mjs [--seeds 1-20|3,7] [--shapes plain,duplicates,...] [--events N] [--format jsonl|parquet] [--storage local|s3] [--source tapes|generator] [--work DIR]';
 
 function parseOptions(argv: readonly string[]): CampaignOptions {
   const value = (flag: string): string | undefined => {
@@ -34,7 +48,11 @@ function parseOptions(argv: readonly string[]): CampaignOptions {
   for (const shape of shapes) if (!TAPE_SHAPES.includes(shape)) throw new Error(`--shapes: unknown shape ${shape} (${TAPE_SHAPES.join(', ')})\n${USAGE}`);
   const format = value('--format') as OutputFormat | undefined;
   if (format !== undefined && format !== 'jsonl' && format !== 'parquet') throw new Error(`--format ${format}: jsonl or parquet\n${USAGE}`);
-  return { seeds, shapes, events: Number(value('--events') ?? 120_000), format, workDir: value('--work') };
+  const storage = (value('--storage') ?? 'local') as ChaosStorage;
+  if (storage !== 'local' && storage !== 's3') throw new Error(`--storage ${storage}: local or s3\n${USAGE}`);
+  const source = (value('--source') ?? 'tapes') as ChaosSourceKind;
+  if (source !== 'tapes' && source !== 'generator') throw new Error(`--source ${source}: tapes or generator\n${USAGE}`);
+  return { seeds, shapes, events: Number(value('--events') ?? 120_000), format, storage, source, workDir: value('--work') };
 }
 
 /** Runs the campaign; resolves to the number of failed sequences. Failed sequences keep their folders. */
@@ -44,35 +62,50 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
   await mkdir(workDir, { recursive: true });
   const tapes = new Map<TapeShape, ChaosTape>();
   const references = new Map<string, Reference>();
-  let failed = 0;
-  const started = Date.now();
-  for (const seed of options.seeds) {
+  const s3: TestS3Server | undefined = options.storage === 's3' ? await startS3Server('coattail-chaos') : undefined;
+  /** The input of a seed and its name in the report. */
+  const inputOf = async (seed: number): Promise<{ name: string; input: ChaosInput }> => {
+    if (options.source === 'generator') {
+      const variant = GENERATOR_VARIANTS[seed % GENERATOR_VARIANTS.length]!;
+      const source = `generator:events=${options.events},seed=${variant.seed}${variant.bad === undefined ? '' : `,bad=${variant.bad}`}`;
+      return { name: variant.name, input: { source, tolerance: 0, ...(s3 ? { s3 } : {}) } };
+    }
     const shape = options.shapes[seed % options.shapes.length]!;
-    const plan = planSequence(seed, options.format);
     if (!tapes.has(shape)) tapes.set(shape, await makeChaosTape(path.join(workDir, 'tapes'), shape, 1000 + TAPE_SHAPES.indexOf(shape), options.events));
     const tape = tapes.get(shape)!;
-    const referenceKey = `${shape}-${plan.format}`;
-    if (!references.has(referenceKey)) {
-      const outDir = path.join(workDir, `reference-${referenceKey}`);
-      await runCliToEnd(['run', JOB_ALL, '-s', `file:${tape.path}`, '-o', outDir, '-f', plan.format, '-p', '2', '-q', '--no-checkpoints']);
-      references.set(referenceKey, { tables: await readTables(outDir, plan.format), summary: await readSummary(outDir) });
+    return { name: shape, input: { source: `file:${tape.path}`, tolerance: tape.tolerance, ...(s3 ? { s3 } : {}) } };
+  };
+  let failed = 0;
+  const started = Date.now();
+  try {
+    for (const seed of options.seeds) {
+      const plan = planSequence(seed, options.format, options.storage);
+      const { name: shape, input } = await inputOf(seed);
+      const referenceKey = `${shape}-${plan.format}`;
+      if (!references.has(referenceKey)) {
+        const outDir = path.join(workDir, `reference-${referenceKey}`);
+        await runCliToEnd(['run', JOB_ALL, '-s', input.source, '-o', outDir, '-f', plan.format, '-p', '2', '-q', '--no-checkpoints']);
+        references.set(referenceKey, { tables: await readTables(outDir, plan.format), summary: await readSummary(outDir) });
+      }
+      const folder = path.join(workDir, `seed-${seed}`);
+      const sequenceStart = Date.now();
+      let outcome;
+      try {
+        outcome = await runSequence(plan, input, references.get(referenceKey)!, folder);
+      } catch (error) {
+        outcome = { log: [], problems: [`runner: ${error instanceof Error ? error.message : String(error)}`] };
+      }
+      const ok = outcome.problems.length === 0;
+      if (!ok) failed += 1;
+      const seconds = ((Date.now() - sequenceStart) / 1000).toFixed(1);
+      process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${shape.padEnd(10)} ${describePlan(plan)} (${seconds} s)\n`);
+      for (const line of outcome.log) process.stdout.write(`       ${line}\n`);
+      for (const problem of outcome.problems) process.stdout.write(`     ! ${problem}\n`);
+      if (ok) await rm(folder, { recursive: true, force: true });
+      else process.stdout.write(`     kept ${folder}${s3 ? ` (its S3 objects go with the server)` : ''}\n`);
     }
-    const folder = path.join(workDir, `seed-${seed}`);
-    const sequenceStart = Date.now();
-    let outcome;
-    try {
-      outcome = await runSequence(plan, tape.path, references.get(referenceKey)!, folder, tape.tolerance);
-    } catch (error) {
-      outcome = { log: [], problems: [`runner: ${error instanceof Error ? error.message : String(error)}`] };
-    }
-    const ok = outcome.problems.length === 0;
-    if (!ok) failed += 1;
-    const seconds = ((Date.now() - sequenceStart) / 1000).toFixed(1);
-    process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${shape.padEnd(10)} ${describePlan(plan)} (${seconds} s)\n`);
-    for (const line of outcome.log) process.stdout.write(`       ${line}\n`);
-    for (const problem of outcome.problems) process.stdout.write(`     ! ${problem}\n`);
-    if (ok) await rm(folder, { recursive: true, force: true });
-    else process.stdout.write(`     kept ${folder}\n`);
+  } finally {
+    await s3?.stop();
   }
   process.stdout.write(
     `${options.seeds.length - failed}/${options.seeds.length} sequences clean in ${((Date.now() - started) / 1000).toFixed(0)} s; work folder ${workDir}\n`,

@@ -4,8 +4,13 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
+import { checkpointIdOf, metadataKey } from '../../runtime/checkpoint/metadata.js';
+import type { TestS3Server } from './s3-server.js';
+import { downloadPrefix } from './s3-objects.js';
+
 import { type CliResult, type RunningCli, seededRandom, sleep, startCli } from '../e2e/support/cli.js';
 import { runArguments, storeOf, type RunPlace } from '../e2e/support/checkpointed-run.js';
+import type { CheckpointStore } from '../../runtime/checkpoint/checkpoint-store.js';
 import { comparableSummary, hiddenPartFiles, readSummary, readTables, tableDifferences, type OutputFormat, type Tables } from '../e2e/support/tables.js';
 
 /** How a run of the sequence is interrupted. Moments are read off the checkpoint folder and stderr, not the clock alone. */
@@ -25,7 +30,22 @@ export type Interruption =
   /** SIGINT or SIGTERM `delayMs` after the start, whatever the run is doing (restoring, reading, finishing). */
   | { readonly kind: 'stop-early'; readonly signal: 'SIGINT' | 'SIGTERM'; readonly delayMs: number }
   /** SIGINT after the `after`-th checkpoint and again 1.1 s later if the run still runs: quit at once (exit 130). */
-  | { readonly kind: 'double-sigint'; readonly after: number };
+  | { readonly kind: 'double-sigint'; readonly after: number }
+  /**
+   * S3 only: after the `after`-th checkpoint the storage refuses or stalls connections until the run logs a failed
+   * checkpoint, then serves again; the run goes on and is killed -9 `delayMs` after its next completed checkpoint.
+   */
+  | { readonly kind: 'outage'; readonly after: number; readonly mode: 'refuse' | 'stall'; readonly delayMs: number }
+  /**
+   * S3 only: the moment the `after`-th checkpoint's `_metadata` is seen, the storage stalls (the part commits of
+   * that checkpoint and the uploads of the next are left in flight); kill -9 `delayMs` later, then it serves again.
+   */
+  | { readonly kind: 'stalled-kill'; readonly after: number; readonly delayMs: number }
+  /**
+   * S3 only: after the `after`-th checkpoint the storage stalls, SIGINT starts a savepoint that cannot finish, and a
+   * second SIGINT 1.1 s later must quit at once (exit 130, docs/decisions.md §6); then the storage serves again.
+   */
+  | { readonly kind: 'sigint-stalled'; readonly after: number };
 
 export interface ChaosStep {
   readonly parallelism: number;
@@ -34,9 +54,14 @@ export interface ChaosStep {
   readonly interruption: Interruption;
 }
 
+/** Where checkpoints and tables go: the sequence's folder, or a prefix of the test S3 server. */
+export type ChaosStorage = 'local' | 's3';
+
 export interface ChaosPlan {
   readonly seed: number;
   readonly format: OutputFormat;
+  /** Default `local`. */
+  readonly storage?: ChaosStorage;
   readonly interval: string;
   readonly steps: readonly ChaosStep[];
   readonly finalParallelism: number;
@@ -44,7 +69,7 @@ export interface ChaosPlan {
 }
 
 /** The plan of a seed: 2-5 interruptions at random parallelisms, then a run to the end. */
-export function planSequence(seed: number, format?: OutputFormat): ChaosPlan {
+export function planSequence(seed: number, format?: OutputFormat, storage: ChaosStorage = 'local'): ChaosPlan {
   const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const parallelism = (): number => 1 + Math.floor(random() * 4);
@@ -53,9 +78,16 @@ export function planSequence(seed: number, format?: OutputFormat): ChaosPlan {
   for (let index = 0; index < count; index++) {
     const kinds: Array<Interruption['kind']> = ['early', 'checkpoint', 'checkpoint', 'mid-checkpoint', 'finishing', 'savepoint', 'stop-early', 'double-sigint'];
     if (index > 0) kinds.push('restoring', 'restoring');
+    if (storage === 's3') kinds.push('outage', 'stalled-kill', 'stalled-kill', 'sigint-stalled');
     const kind = pick(kinds);
     const interruption: Interruption =
-      kind === 'early'
+      kind === 'outage'
+        ? { kind, after: 1 + Math.floor(random() * 4), mode: random() < 0.7 ? 'refuse' : 'stall', delayMs: Math.floor(random() * 100) }
+        : kind === 'stalled-kill'
+          ? { kind, after: 1 + Math.floor(random() * 5), delayMs: Math.floor(random() * 300) }
+          : kind === 'sigint-stalled'
+            ? { kind, after: 1 + Math.floor(random() * 4) }
+            : kind === 'early'
         ? { kind, delayMs: 100 + Math.floor(random() * 1200) }
         : kind === 'checkpoint'
           ? { kind, after: 1 + Math.floor(random() * 6), delayMs: Math.floor(random() * 120) }
@@ -74,6 +106,7 @@ export function planSequence(seed: number, format?: OutputFormat): ChaosPlan {
   return {
     seed,
     format: format ?? (random() < 0.3 ? 'parquet' : 'jsonl'),
+    ...(storage === 's3' ? { storage } : {}),
     interval,
     steps,
     finalParallelism: parallelism(),
@@ -89,12 +122,14 @@ export function describePlan(plan: ChaosPlan): string {
         ? `${i.kind}+${i.delayMs}ms`
         : i.kind === 'stop-early'
           ? `${i.signal}+${i.delayMs}ms`
-        : i.kind === 'checkpoint'
-          ? `chk+${i.after}+${i.delayMs}ms`
-          : `${i.kind}@${i.after}`;
+        : i.kind === 'checkpoint' || i.kind === 'stalled-kill'
+          ? `${i.kind === 'checkpoint' ? 'chk' : 'stalled-kill'}+${i.after}+${i.delayMs}ms`
+          : i.kind === 'outage'
+            ? `outage-${i.mode}@${i.after}+${i.delayMs}ms`
+            : `${i.kind}@${i.after}`;
     return `p${s.parallelism}${s.restore === 'older' ? '/older' : ''}:${what}`;
   };
-  return `seed ${plan.seed} ${plan.format} ${plan.interval} [${plan.steps.map(step).join(' ')}] -> p${plan.finalParallelism}${plan.finalRestore === 'older' ? '/older' : ''}`;
+  return `seed ${plan.seed} ${plan.format}${plan.storage === 's3' ? ' s3' : ''} ${plan.interval} [${plan.steps.map(step).join(' ')}] -> p${plan.finalParallelism}${plan.finalRestore === 'older' ? '/older' : ''}`;
 }
 
 export interface Reference {
@@ -127,6 +162,33 @@ function checkpointFolders(checkpointDir: string): Map<number, boolean> {
   }
   return folders;
 }
+
+/** Checkpoint folders, id -> whether `_metadata` exists, as one poll sees them: on disk or in the bucket. */
+type CheckpointWatch = () => Promise<Map<number, boolean>>;
+
+function watchCheckpoints(place: RunPlace, store: CheckpointStore): CheckpointWatch {
+  if (!place.checkpointDir.startsWith('s3://')) return async () => checkpointFolders(place.checkpointDir);
+  return async () => {
+    const folders = new Map<number, boolean>();
+    for (const key of await store.storage.list('')) {
+      const id = checkpointIdOf(key);
+      if (id !== undefined) folders.set(id, folders.get(id) === true || key === metadataKey(id));
+    }
+    return folders;
+  };
+}
+
+/** `coattail: checkpoint N failed and was aborted: ...` lines so far. */
+const failedCheckpoints = (stderr: string): number => stderr.match(/^coattail: checkpoint \d+ failed and was aborted/gm)?.length ?? 0;
+
+/** The last line of stderr says the storage at `endpoint` could not be reached. */
+function storageFailure(stderr: string, endpoint: string): boolean {
+  const last = stderr.trim().split('\n').at(-1) ?? '';
+  return last.includes(endpoint) && /cannot reach|stopped answering/.test(last);
+}
+
+/** How long a run may take to quit after a second SIGINT, which must quit at once. */
+const QUIT_LIMIT_MS = 10_000;
 
 const newestCompleted = (folders: Map<number, boolean>): number => Math.max(0, ...[...folders].filter(([, done]) => done).map(([id]) => id));
 
@@ -163,10 +225,31 @@ async function ended(running: RunningCli, what: string): Promise<CliResult> {
 async function interrupt(
   running: RunningCli,
   place: RunPlace,
+  store: CheckpointStore,
+  server: TestS3Server | undefined,
   interruption: Interruption,
   before: number,
 ): Promise<{ result: CliResult; note: string }> {
-  const store = storeOf(place);
+  const watch = watchCheckpoints(place, store);
+  const storage = (): TestS3Server => {
+    if (server === undefined) throw new Error(`the ${interruption.kind} interruption needs S3 storage`);
+    return server;
+  };
+  /** Until the `after`-th completed checkpoint past the tape's start of this run; its id. */
+  const nthCheckpoint = async (after: number): Promise<number> => {
+    let seen = 0;
+    let last = before;
+    await until(running, async () => {
+      const newest = newestCompleted(await watch());
+      if (newest > last) {
+        if (await pastStart(newest)) seen += 1;
+        last = newest;
+      }
+      return seen >= after;
+    });
+    return last;
+  };
+  let stalled = false;
   const pastStart = async (id: number): Promise<boolean> => (await store.readMetadata(id)).splits.some((split) => split.position !== undefined || split.ended);
   let signal: 'SIGKILL' | 'SIGINT' | 'SIGTERM' = 'SIGKILL';
   let note = '';
@@ -182,23 +265,57 @@ async function interrupt(
       case 'early': {
         const start = Date.now();
         await until(running, () => Date.now() - start >= interruption.delayMs, 5);
-        const newest = newestCompleted(checkpointFolders(place.checkpointDir));
+        const newest = newestCompleted(await watch());
         note = `${interruption.delayMs} ms after the start${newest > before ? `, after chk-${newest}` : ', before any checkpoint of this run'}`;
         break;
+      }
+      case 'outage': {
+        const server = storage();
+        const last = await nthCheckpoint(interruption.after);
+        const failedBefore = failedCheckpoints(running.stderr());
+        await server.pause(interruption.mode);
+        try {
+          await until(running, () => failedCheckpoints(running.stderr()) > failedBefore, 20);
+        } finally {
+          await server.resume();
+        }
+        const resumedAt = newestCompleted(await watch());
+        await until(running, async () => newestCompleted(await watch()) > resumedAt);
+        await sleep(interruption.delayMs);
+        note = `${interruption.delayMs} ms after the first checkpoint past a ${interruption.mode} outage that began after chk-${last}`;
+        break;
+      }
+      case 'stalled-kill': {
+        const last = await nthCheckpoint(interruption.after);
+        await storage().pause('stall');
+        stalled = true;
+        await sleep(interruption.delayMs);
+        note = `${interruption.delayMs} ms into a storage stall that began as chk-${last} completed`;
+        break;
+      }
+      case 'sigint-stalled': {
+        const server = storage();
+        const last = await nthCheckpoint(interruption.after);
+        await server.pause('stall');
+        try {
+          running.child.kill('SIGINT');
+          await sleep(1100);
+          if (running.exited()) return { result: await ended(running, 'the run'), note: `SIGINT after chk-${last} into a stall, ended before a second one` };
+          running.child.kill('SIGINT');
+          const quit = await Promise.race([running.done, sleep(QUIT_LIMIT_MS).then(() => undefined)]);
+          if (quit === undefined) {
+            running.child.kill('SIGKILL');
+            throw new Error(`hang: a second SIGINT during a stalled savepoint did not quit within ${QUIT_LIMIT_MS} ms`);
+          }
+          return { result: quit, note: `SIGINT again 1.1 s after a SIGINT after chk-${last}, the savepoint stalled` };
+        } finally {
+          await server.resume();
+        }
       }
       case 'checkpoint':
       case 'double-sigint':
       case 'savepoint': {
-        let seen = 0;
-        let last = before;
-        await until(running, async () => {
-          const newest = newestCompleted(checkpointFolders(place.checkpointDir));
-          if (newest > last) {
-            if (await pastStart(newest)) seen += 1;
-            last = newest;
-          }
-          return seen >= interruption.after;
-        });
+        const last = await nthCheckpoint(interruption.after);
         if (interruption.kind === 'checkpoint') await sleep(interruption.delayMs);
         else signal = 'SIGINT';
         if (interruption.kind === 'double-sigint') {
@@ -216,8 +333,8 @@ async function interrupt(
         let caught = -1;
         await until(
           running,
-          () => {
-            const folders = checkpointFolders(place.checkpointDir);
+          async () => {
+            const folders = await watch();
             const incomplete = [...folders].filter(([id, done]) => id > before && !done).map(([id]) => id);
             const newStarted = Math.max(0, ...folders.keys());
             if (newStarted > started && newStarted > before) started = newStarted;
@@ -234,7 +351,7 @@ async function interrupt(
       }
       case 'finishing': {
         await until(running, async () => {
-          const newest = newestCompleted(checkpointFolders(place.checkpointDir));
+          const newest = newestCompleted(await watch());
           if (newest <= before) return false;
           return (await store.readMetadata(newest)).splits.every((split) => split.ended);
         }, 5);
@@ -249,16 +366,18 @@ async function interrupt(
         break;
     }
   } catch (error) {
+    if (stalled) await server?.resume();
     if (error instanceof RunEnded) return { result: await ended(running, 'the run'), note: 'ended on its own before the moment' };
     throw error;
   }
   running.child.kill(signal);
-  return { result: await ended(running, 'the run'), note: `${signal === 'SIGKILL' ? 'kill -9' : signal} ${note}`.trim() };
+  const result = await ended(running, 'the run');
+  if (stalled) await server?.resume();
+  return { result, note: `${signal === 'SIGKILL' ? 'kill -9' : signal} ${note}`.trim() };
 }
 
 /** A completed checkpoint older than the newest that is not abandoned, picked by `random`; undefined if none. */
-async function olderCheckpoint(place: RunPlace, random: () => number): Promise<number | undefined> {
-  const store = storeOf(place);
+async function olderCheckpoint(store: CheckpointStore, random: () => number): Promise<number | undefined> {
   const abandoned = await store.abandonedIds();
   const usable = (await store.completedIds()).filter((id) => !abandoned.has(id));
   if (usable.length < 2) return undefined;
@@ -274,10 +393,53 @@ function canonical(value: unknown): string {
   );
 }
 
-/** Run the plan's sequence in `folder` on the tape (a `file:` path) and compare the end with the reference. */
-export async function runSequence(plan: ChaosPlan, tape: string, reference: Reference, folder: string, tolerance: number): Promise<SequenceOutcome> {
+/** What a sequence reads, and where its S3 storage is. */
+export interface ChaosInput {
+  /** The `-s` source: `file:<tape>` or a finite `generator:events=N,seed=S[,bad=R]`. */
+  readonly source: string;
+  /** Relative difference allowed in fractional numbers (several-file sources interleave differently). */
+  readonly tolerance: number;
+  /** The test S3 server, for plans with `storage: 's3'`: checkpoints and tables go under a prefix named after the folder. */
+  readonly s3?: TestS3Server;
+}
+
+/** Run the plan's sequence in `folder` (and its S3 prefix) and compare the end with the reference. */
+export async function runSequence(plan: ChaosPlan, input: ChaosInput, reference: Reference, folder: string): Promise<SequenceOutcome> {
   await mkdir(folder, { recursive: true });
-  const place: RunPlace = { tape, outDir: path.join(folder, 'out'), checkpointDir: path.join(folder, 'checkpoints'), format: plan.format };
+  const server = plan.storage === 's3' ? input.s3 : undefined;
+  if (plan.storage === 's3' && server === undefined) throw new Error('an S3 plan needs the test S3 server');
+  const prefix = `chaos/${path.basename(folder)}`;
+  const place: RunPlace = server
+    ? {
+        tape: input.source,
+        source: input.source,
+        outDir: `s3://${server.bucket}/${prefix}/out`,
+        checkpointDir: `s3://${server.bucket}/${prefix}/checkpoints`,
+        format: plan.format,
+        s3Endpoint: server.endpoint,
+      }
+    : { tape: input.source, source: input.source, outDir: path.join(folder, 'out'), checkpointDir: path.join(folder, 'checkpoints'), format: plan.format };
+  // Outages must fail checkpoints, not the job.
+  const always = ['--retain', '4', ...(server ? ['--tolerable-failed-checkpoints', '1000'] : [])];
+  const store = storeOf(place);
+  try {
+    return await runSteps(plan, place, store, server, reference, folder, input.tolerance, always);
+  } finally {
+    await store.storage.close?.();
+  }
+}
+
+async function runSteps(
+  plan: ChaosPlan,
+  place: RunPlace,
+  store: CheckpointStore,
+  server: TestS3Server | undefined,
+  reference: Reference,
+  folder: string,
+  tolerance: number,
+  always: readonly string[],
+): Promise<SequenceOutcome> {
+  const watch = watchCheckpoints(place, store);
   const random = seededRandom(plan.seed ^ 0x5eed);
   const log: string[] = [];
   const problems: string[] = [];
@@ -291,10 +453,9 @@ export async function runSequence(plan: ChaosPlan, tape: string, reference: Refe
       savepoint = undefined;
       return ['--restore', `chk-${id}`];
     }
-    const folders = checkpointFolders(place.checkpointDir);
-    if (newestCompleted(folders) === 0) return [];
+    if (newestCompleted(await watch()) === 0) return [];
     if (wanted === 'older') {
-      const older = await olderCheckpoint(place, random);
+      const older = await olderCheckpoint(store, random);
       if (older !== undefined) return ['--restore', `chk-${older}`];
     }
     return ['--restore', 'latest'];
@@ -308,11 +469,11 @@ export async function runSequence(plan: ChaosPlan, tape: string, reference: Refe
   for (const [index, step] of plan.steps.entries()) {
     const restore = await restoreArguments(step.restore);
     const interruption = step.interruption.kind === 'restoring' && restore.length === 0 ? ({ kind: 'early', delayMs: 300 } as const) : step.interruption;
-    const args = runArguments(place, step.parallelism, [...restore, '--retain', '4'], plan.interval);
+    const args = runArguments(place, step.parallelism, [...restore, ...always], plan.interval);
     const what = `run ${index + 1} (p${step.parallelism} ${restore.join(' ') || 'fresh'})`;
-    const before = newestCompleted(checkpointFolders(place.checkpointDir));
+    const before = newestCompleted(await watch());
     const running = startCli(args);
-    const { result, note } = await interrupt(running, place, interruption, before);
+    const { result, note } = await interrupt(running, place, store, server, interruption, before);
     const restored = /restoring checkpoint \d+ \(\d+ -> \d+ subtasks\)/.exec(result.stderr)?.[0];
     log.push(`${what}: ${note}${restored ? ` [${restored}]` : ''} -> ${result.signal ?? `exit ${result.code}`}`);
     if (result.signal === 'SIGKILL') continue;
@@ -320,7 +481,13 @@ export async function runSequence(plan: ChaosPlan, tape: string, reference: Refe
     // the process exiting, ends the process by the signal's default action: for the next run, a kill.
     if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') continue;
     // A second SIGINT quits at once: as good as a kill for the next run.
-    if (interruption.kind === 'double-sigint' && result.code === 130) continue;
+    if ((interruption.kind === 'double-sigint' || interruption.kind === 'sigint-stalled') && result.code === 130) continue;
+    // An outage longer than the S3 client's retries fails a table upload or commit, and with it the job (only
+    // checkpoints are tolerated, --tolerable-failed-checkpoints): for the next run, a crash like a kill.
+    if (interruption.kind === 'outage' && result.code === 1 && server && storageFailure(result.stderr, server.endpoint)) {
+      log[log.length - 1] += ' (a table write failed during the outage)';
+      continue;
+    }
     if (result.code === 0) {
       const named = /^savepoint chk-(\d+) written to/m.exec(result.stdout);
       if (named) {
@@ -339,7 +506,7 @@ export async function runSequence(plan: ChaosPlan, tape: string, reference: Refe
 
   if (!finished) {
     const restore = await restoreArguments(plan.finalRestore);
-    const args = runArguments(place, plan.finalParallelism, [...restore, '--retain', '4'], plan.interval);
+    const args = runArguments(place, plan.finalParallelism, [...restore, ...always], plan.interval);
     const what = `final run (p${plan.finalParallelism} ${restore.join(' ') || 'fresh'})`;
     const result = await ended(startCli(args), what);
     const restored = /restoring checkpoint \d+ \(\d+ -> \d+ subtasks\)/.exec(result.stderr)?.[0];
@@ -348,14 +515,19 @@ export async function runSequence(plan: ChaosPlan, tape: string, reference: Refe
     if (result.code !== 0) return { log, problems };
   }
 
-  const differences = tableDifferences(await readTables(place.outDir, plan.format), reference.tables, tolerance);
+  let outDir = place.outDir;
+  if (server) {
+    outDir = path.join(folder, 'out-from-s3');
+    await downloadPrefix(server.endpoint, server.bucket, `chaos/${path.basename(folder)}/out`, outDir);
+  }
+  const differences = tableDifferences(await readTables(outDir, plan.format), reference.tables, tolerance);
   for (const [table, difference] of Object.entries(differences)) {
     problems.push(`${table}: ${difference.missing} missing, ${difference.extra} extra: ${difference.examples.join(' ; ')}`);
   }
-  const summary = comparableSummary(await readSummary(place.outDir));
+  const summary = comparableSummary(await readSummary(outDir));
   const expected = comparableSummary(reference.summary);
   if (canonical(summary) !== canonical(expected)) problems.push(`_summary.json: ${JSON.stringify(summary)} != ${JSON.stringify(expected)}`);
-  const hidden = await hiddenPartFiles(place.outDir);
+  const hidden = await hiddenPartFiles(outDir);
   if (hidden.length > 0) problems.push(`hidden part files left: ${hidden.slice(0, 3).join(', ')}${hidden.length > 3 ? ` and ${hidden.length - 3} more` : ''}`);
   return { log, problems };
 }
