@@ -8,9 +8,10 @@ import { readSummary, readTables, type OutputFormat } from '../e2e/support/table
 import { describePlan, planSequence, runSequence, type ChaosInput, type ChaosStorage, type Reference } from './chaos.js';
 import { makeChaosTape, TAPE_SHAPES, type ChaosTape, type TapeShape } from './chaos-tapes.js';
 import { startS3Server, type TestS3Server } from './s3-server.js';
+import { createSinkStreams, kinesisArguments, loadTapeStream, readSinks, startChaosKinesis, type ChaosKinesis, type KinesisSinks } from './chaos-kinesis.js';
 
 /** What the sequences read: the chaos tapes (`file:`), or the finite generator at a few seeds and bad-record rates. */
-type ChaosSourceKind = 'tapes' | 'generator';
+type ChaosSourceKind = 'tapes' | 'generator' | 'kinesis';
 
 /** Generator inputs, cycled by seed: `generator:events=N,seed=S[,bad=R]`. */
 const GENERATOR_VARIANTS: ReadonlyArray<{ readonly name: string; readonly seed: number; readonly bad?: number }> = [
@@ -30,7 +31,7 @@ interface CampaignOptions {
 }
 
 const USAGE =
-  'usage: node scripts/chaos.mjs [--seeds 1-20|3,7] [--shapes plain,duplicates,...] [--events N] [--format jsonl|parquet] [--storage local|s3] [--source tapes|generator] [--work DIR]';
+  'usage: node scripts/chaos.mjs [--seeds 1-20|3,7] [--shapes plain,duplicates,...] [--events N] [--format jsonl|parquet] [--storage local|s3] [--source tapes|generator|kinesis] [--work DIR]';
 
 function parseOptions(argv: readonly string[]): CampaignOptions {
   const value = (flag: string): string | undefined => {
@@ -51,7 +52,7 @@ function parseOptions(argv: readonly string[]): CampaignOptions {
   const storage = (value('--storage') ?? 'local') as ChaosStorage;
   if (storage !== 'local' && storage !== 's3') throw new Error(`--storage ${storage}: local or s3\n${USAGE}`);
   const source = (value('--source') ?? 'tapes') as ChaosSourceKind;
-  if (source !== 'tapes' && source !== 'generator') throw new Error(`--source ${source}: tapes or generator\n${USAGE}`);
+  if (source !== 'tapes' && source !== 'generator' && source !== 'kinesis') throw new Error(`--source ${source}: tapes, generator or kinesis\n${USAGE}`);
   return { seeds, shapes, events: Number(value('--events') ?? 120_000), format, storage, source, workDir: value('--work') };
 }
 
@@ -63,8 +64,37 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
   const tapes = new Map<TapeShape, ChaosTape>();
   const references = new Map<string, Reference>();
   const s3: TestS3Server | undefined = options.storage === 's3' ? await startS3Server('coattail-chaos') : undefined;
+  const kinesis: ChaosKinesis | undefined = options.source === 'kinesis' ? await startChaosKinesis() : undefined;
+  /** The Kinesis input: the `files` tape in a three-shard stream, shared by the sequences (a split keeps its contents). */
+  let kinesisStream: string | undefined;
+  let kinesisTolerance = 0;
+  const kinesisSinks = new Map<string, KinesisSinks>();
   /** The input of a seed and its name in the report. */
   const inputOf = async (seed: number): Promise<{ name: string; input: ChaosInput }> => {
+    if (kinesis) {
+      if (kinesisStream === undefined) {
+        const tape = await makeChaosTape(path.join(workDir, 'tapes'), 'files', 1000 + TAPE_SHAPES.indexOf('files'), options.events);
+        kinesisStream = 'chaos-trades';
+        await loadTapeStream(kinesis, tape.path, kinesisStream);
+        kinesisTolerance = tape.tolerance;
+      }
+      const source = `kinesis:${kinesisStream}`;
+      // The reference's sinks are filled by the reference run below; the map entry is read when the sequence runs.
+      const input: ChaosInput = {
+        source,
+        tolerance: kinesisTolerance,
+        ...(s3 ? { s3 } : {}),
+        kinesis: {
+          at: kinesis,
+          stream: kinesisStream,
+          get reference() {
+            return kinesisSinks.get('reference')!;
+          },
+          reshard: seed % 2 === 0,
+        },
+      };
+      return { name: 'kinesis', input };
+    }
     if (options.source === 'generator') {
       const variant = GENERATOR_VARIANTS[seed % GENERATOR_VARIANTS.length]!;
       const source = `generator:events=${options.events},seed=${variant.seed}${variant.bad === undefined ? '' : `,bad=${variant.bad}`}`;
@@ -84,7 +114,14 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
       const referenceKey = `${shape}-${plan.format}`;
       if (!references.has(referenceKey)) {
         const outDir = path.join(workDir, `reference-${referenceKey}`);
-        await runCliToEnd(['run', JOB_ALL, '-s', input.source, '-o', outDir, '-f', plan.format, '-p', '2', '-q', '--no-checkpoints']);
+        const kinesisExtra: string[] = [];
+        if (kinesis) {
+          const name = `reference-${plan.format}`;
+          await createSinkStreams(kinesis, name);
+          kinesisExtra.push(...kinesisArguments(kinesis, name));
+        }
+        await runCliToEnd(['run', JOB_ALL, '-s', input.source, '-o', outDir, '-f', plan.format, '-p', '2', '-q', '--no-checkpoints', ...kinesisExtra]);
+        if (kinesis && !kinesisSinks.has('reference')) kinesisSinks.set('reference', await readSinks(kinesis, `reference-${plan.format}`));
         references.set(referenceKey, { tables: await readTables(outDir, plan.format), summary: await readSummary(outDir) });
       }
       const folder = path.join(workDir, `seed-${seed}`);
@@ -106,6 +143,7 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
     }
   } finally {
     await s3?.stop();
+    await kinesis?.stop();
   }
   process.stdout.write(
     `${options.seeds.length - failed}/${options.seeds.length} sequences clean in ${((Date.now() - started) / 1000).toFixed(0)} s; work folder ${workDir}\n`,

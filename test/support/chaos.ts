@@ -7,6 +7,7 @@ import path from 'node:path';
 import { checkpointIdOf, metadataKey } from '../../runtime/checkpoint/metadata.js';
 import type { TestS3Server } from './s3-server.js';
 import { downloadPrefix } from './s3-objects.js';
+import { createSinkStreams, kinesisArguments, readSinks, sinkDifferences, splitOpenShard, type ChaosKinesis, type KinesisSinks } from './chaos-kinesis.js';
 
 import { type CliResult, type RunningCli, seededRandom, sleep, startCli } from '../e2e/support/cli.js';
 import { runArguments, storeOf, type RunPlace } from '../e2e/support/checkpointed-run.js';
@@ -401,6 +402,25 @@ export interface ChaosInput {
   readonly tolerance: number;
   /** The test S3 server, for plans with `storage: 's3'`: checkpoints and tables go under a prefix named after the folder. */
   readonly s3?: TestS3Server;
+  /** A `kinesis:` source: its servers, the DLQ stream's and alerts table's reference contents, and whether to reshard. */
+  readonly kinesis?: KinesisChaosInput;
+}
+
+export interface KinesisChaosInput {
+  readonly at: ChaosKinesis;
+  /** The source stream (shared by the sequences; a split keeps its contents). */
+  readonly stream: string;
+  readonly reference: KinesisSinks;
+  /** Split one open shard of the stream before one of the restored runs (picked by seed). */
+  readonly reshard: boolean;
+}
+
+/** Summary row counts keyed `kinesis:<name>-dlq` / `dynamodb:<name>-alerts` with the per-run name left out. */
+export function withoutSinkNames(summary: Record<string, unknown>): Record<string, unknown> {
+  const rows = summary.rows as Record<string, number> | undefined;
+  if (rows === undefined) return summary;
+  const renamed = Object.entries(rows).map(([name, count]) => [name.replace(/^(kinesis|dynamodb):.*-(dlq|alerts)$/, '$1:$2'), count]);
+  return { ...summary, rows: Object.fromEntries(renamed) };
 }
 
 /** Run the plan's sequence in `folder` (and its S3 prefix) and compare the end with the reference. */
@@ -421,6 +441,25 @@ export async function runSequence(plan: ChaosPlan, input: ChaosInput, reference:
     : { tape: input.source, source: input.source, outDir: path.join(folder, 'out'), checkpointDir: path.join(folder, 'checkpoints'), format: plan.format };
   // Outages must fail checkpoints, not the job.
   const always = ['--retain', '4', ...(server ? ['--tolerable-failed-checkpoints', '1000'] : [])];
+  if (input.kinesis) {
+    const name = `chaos-${path.basename(folder)}-${Date.now().toString(36)}`;
+    await createSinkStreams(input.kinesis.at, name);
+    always.push(...kinesisArguments(input.kinesis.at, name));
+    const kinesis = input.kinesis;
+    const store = storeOf(place);
+    try {
+      const outcome = await runSteps(plan, place, store, server, reference, folder, input.tolerance, always, kinesis);
+      if (outcome.log.length > 0 && !outcome.problems.some((problem) => / ended with /.test(problem))) {
+        const sinks = await readSinks(kinesis.at, name);
+        const again = sinks.dlq.length - new Set(sinks.dlq).size;
+        outcome.log.push(`DLQ stream: ${sinks.dlq.length} records, ${again} of them sent again; alerts table: ${sinks.alerts.length} items`);
+        outcome.problems.push(...sinkDifferences(sinks, kinesis.reference));
+      }
+      return outcome;
+    } finally {
+      await store.storage.close?.();
+    }
+  }
   const store = storeOf(place);
   try {
     return await runSteps(plan, place, store, server, reference, folder, input.tolerance, always);
@@ -438,9 +477,17 @@ async function runSteps(
   folder: string,
   tolerance: number,
   always: readonly string[],
+  kinesis?: KinesisChaosInput,
 ): Promise<SequenceOutcome> {
   const watch = watchCheckpoints(place, store);
   const random = seededRandom(plan.seed ^ 0x5eed);
+  // Before which restored run (1 = the second run) a shard of the Kinesis stream is split, if at all.
+  const reshardRandom = seededRandom(plan.seed ^ 0x4b15);
+  const reshardBefore = kinesis?.reshard ? 1 + Math.floor(reshardRandom() * plan.steps.length) : undefined;
+  const reshard = async (runIndex: number): Promise<string> => {
+    if (kinesis === undefined || runIndex !== reshardBefore) return '';
+    return ` (after splitting ${await splitOpenShard(kinesis.at, kinesis.stream, reshardRandom())})`;
+  };
   const log: string[] = [];
   const problems: string[] = [];
   let savepoint: number | undefined;
@@ -470,7 +517,7 @@ async function runSteps(
     const restore = await restoreArguments(step.restore);
     const interruption = step.interruption.kind === 'restoring' && restore.length === 0 ? ({ kind: 'early', delayMs: 300 } as const) : step.interruption;
     const args = runArguments(place, step.parallelism, [...restore, ...always], plan.interval);
-    const what = `run ${index + 1} (p${step.parallelism} ${restore.join(' ') || 'fresh'})`;
+    const what = `run ${index + 1} (p${step.parallelism} ${restore.join(' ') || 'fresh'})${await reshard(index)}`;
     const before = newestCompleted(await watch());
     const running = startCli(args);
     const { result, note } = await interrupt(running, place, store, server, interruption, before);
@@ -507,7 +554,7 @@ async function runSteps(
   if (!finished) {
     const restore = await restoreArguments(plan.finalRestore);
     const args = runArguments(place, plan.finalParallelism, [...restore, ...always], plan.interval);
-    const what = `final run (p${plan.finalParallelism} ${restore.join(' ') || 'fresh'})`;
+    const what = `final run (p${plan.finalParallelism} ${restore.join(' ') || 'fresh'})${await reshard(plan.steps.length)}`;
     const result = await ended(startCli(args), what);
     const restored = /restoring checkpoint \d+ \(\d+ -> \d+ subtasks\)/.exec(result.stderr)?.[0];
     log.push(`${what}${restored ? ` [${restored}]` : ''} -> ${result.signal ?? `exit ${result.code}`}`);
@@ -524,8 +571,8 @@ async function runSteps(
   for (const [table, difference] of Object.entries(differences)) {
     problems.push(`${table}: ${difference.missing} missing, ${difference.extra} extra: ${difference.examples.join(' ; ')}`);
   }
-  const summary = comparableSummary(await readSummary(outDir));
-  const expected = comparableSummary(reference.summary);
+  const summary = withoutSinkNames(comparableSummary(await readSummary(outDir)));
+  const expected = withoutSinkNames(comparableSummary(reference.summary));
   if (canonical(summary) !== canonical(expected)) problems.push(`_summary.json: ${JSON.stringify(summary)} != ${JSON.stringify(expected)}`);
   const hidden = await hiddenPartFiles(outDir);
   if (hidden.length > 0) problems.push(`hidden part files left: ${hidden.slice(0, 3).join(', ')}${hidden.length > 3 ? ` and ${hidden.length - 3} more` : ''}`);
