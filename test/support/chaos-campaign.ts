@@ -90,7 +90,8 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
           get reference() {
             return kinesisSinks.get('reference')!;
           },
-          reshard: seed % 2 === 0,
+          // Even seeds reshard before one of the restored runs: seeds 2, 6, 10... split a shard, 4, 8, 12... merge two.
+          ...(seed % 2 === 0 ? { reshardBefore: 1 + (Math.floor(seed / 2) % 3), reshard: seed % 4 === 0 ? 'merge' : 'split' } : {}),
         },
       };
       return { name: 'kinesis', input };

@@ -13,7 +13,7 @@ import { kinesisSource } from '../../connectors/sources/kinesis.js';
 import { awsClientConfig } from '../../connectors/aws-client.js';
 import { startDynalite, type RunningDynalite } from './dynalite.js';
 import { startKinesalite, type RunningKinesalite } from './kinesalite.js';
-import { createStream, drainBounded, putRecords, splitShard, testClient } from './kinesis-streams.js';
+import { createStream, drainBounded, mergeShards, putRecords, splitShard, testClient } from './kinesis-streams.js';
 
 /** Shards of a chaos stream: one per file of the `files` tape. */
 export const CHAOS_SHARDS = 3;
@@ -77,6 +77,20 @@ export async function splitOpenShard(kinesis: ChaosKinesis, stream: string, pick
   const shard = open[Math.min(open.length - 1, Math.floor(pick * open.length))]!;
   await splitShard(kinesis.client, stream, shard.ShardId!);
   return shard.ShardId!;
+}
+
+/** Merges two open shards of `stream` with adjacent hash ranges (the pair picked by `pick`, 0..1); the contents stay the same. */
+export async function mergeOpenShards(kinesis: ChaosKinesis, stream: string, pick: number): Promise<string> {
+  const listed = await kinesis.client.send(new ListShardsCommand({ StreamName: stream }));
+  const open = (listed.Shards ?? [])
+    .filter((shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined)
+    .sort((a, b) => (BigInt(a.HashKeyRange!.StartingHashKey!) < BigInt(b.HashKeyRange!.StartingHashKey!) ? -1 : 1));
+  const pairs = open.slice(1).map((shard, index) => [open[index]!, shard] as const);
+  const adjacent = pairs.filter(([low, high]) => BigInt(low.HashKeyRange!.EndingHashKey!) + 1n === BigInt(high.HashKeyRange!.StartingHashKey!));
+  if (adjacent.length === 0) throw new Error(`no two adjacent open shards in ${stream}`);
+  const [low, high] = adjacent[Math.min(adjacent.length - 1, Math.floor(pick * adjacent.length))]!;
+  await mergeShards(kinesis.client, stream, low.ShardId!, high.ShardId!);
+  return `${low.ShardId} and ${high.ShardId}`;
 }
 
 /** Every record of a stream, as text, parents before children. */

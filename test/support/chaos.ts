@@ -7,7 +7,7 @@ import path from 'node:path';
 import { checkpointIdOf, metadataKey } from '../../runtime/checkpoint/metadata.js';
 import type { TestS3Server } from './s3-server.js';
 import { downloadPrefix } from './s3-objects.js';
-import { createSinkStreams, kinesisArguments, readSinks, sinkDifferences, splitOpenShard, type ChaosKinesis, type KinesisSinks } from './chaos-kinesis.js';
+import { createSinkStreams, kinesisArguments, mergeOpenShards, readSinks, sinkDifferences, splitOpenShard, type ChaosKinesis, type KinesisSinks } from './chaos-kinesis.js';
 
 import { type CliResult, type RunningCli, seededRandom, sleep, startCli } from '../e2e/support/cli.js';
 import { runArguments, storeOf, type RunPlace } from '../e2e/support/checkpointed-run.js';
@@ -411,8 +411,10 @@ export interface KinesisChaosInput {
   /** The source stream (shared by the sequences; a split keeps its contents). */
   readonly stream: string;
   readonly reference: KinesisSinks;
-  /** Split one open shard of the stream before one of the restored runs (picked by seed). */
-  readonly reshard: boolean;
+  /** Split one open shard of the stream before this run (1 = the second run, `steps.length` the final run), if given. */
+  readonly reshardBefore?: number;
+  /** How to reshard: split a shard (the default) or merge two adjacent ones. */
+  readonly reshard?: 'split' | 'merge';
 }
 
 /** Summary row counts keyed `kinesis:<name>-dlq` / `dynamodb:<name>-alerts` with the per-run name left out. */
@@ -483,9 +485,10 @@ async function runSteps(
   const random = seededRandom(plan.seed ^ 0x5eed);
   // Before which restored run (1 = the second run) a shard of the Kinesis stream is split, if at all.
   const reshardRandom = seededRandom(plan.seed ^ 0x4b15);
-  const reshardBefore = kinesis?.reshard ? 1 + Math.floor(reshardRandom() * plan.steps.length) : undefined;
+  const reshardBefore = kinesis?.reshardBefore === undefined ? undefined : Math.min(kinesis.reshardBefore, plan.steps.length);
   const reshard = async (runIndex: number): Promise<string> => {
     if (kinesis === undefined || runIndex !== reshardBefore) return '';
+    if (kinesis.reshard === 'merge') return ` (after merging ${await mergeOpenShards(kinesis.at, kinesis.stream, reshardRandom())})`;
     return ` (after splitting ${await splitOpenShard(kinesis.at, kinesis.stream, reshardRandom())})`;
   };
   const log: string[] = [];

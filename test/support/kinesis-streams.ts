@@ -6,6 +6,7 @@ import {
   DescribeStreamSummaryCommand,
   KinesisClient,
   ListShardsCommand,
+  MergeShardsCommand,
   PutRecordsCommand,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
@@ -80,6 +81,17 @@ export async function splitShard(client: KinesisClient, stream: string, shardId:
     await waitUntilActive(client, stream);
     const after = await client.send(new ListShardsCommand({ StreamName: stream }));
     if (after.Shards?.some((candidate) => candidate.ParentShardId === shardId)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Merges two open shards with adjacent hash ranges into one and waits until the child exists. */
+export async function mergeShards(client: KinesisClient, stream: string, shardId: string, adjacentShardId: string): Promise<void> {
+  await client.send(new MergeShardsCommand({ StreamName: stream, ShardToMerge: shardId, AdjacentShardToMerge: adjacentShardId }));
+  for (;;) {
+    await waitUntilActive(client, stream);
+    const after = await client.send(new ListShardsCommand({ StreamName: stream }));
+    if (after.Shards?.some((candidate) => candidate.ParentShardId === shardId && candidate.AdjacentParentShardId === adjacentShardId)) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
