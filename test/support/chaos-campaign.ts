@@ -63,8 +63,10 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
   await mkdir(workDir, { recursive: true });
   const tapes = new Map<TapeShape, ChaosTape>();
   const references = new Map<string, Reference>();
-  const s3: TestS3Server | undefined = options.storage === 's3' ? await startS3Server('coattail-chaos') : undefined;
+  // kinesalite and dynalite first: their start sets this process's test credentials, which s3rver's start replaces with
+  // the ones s3rver accepts (the other two accept any).
   const kinesis: ChaosKinesis | undefined = options.source === 'kinesis' ? await startChaosKinesis() : undefined;
+  const s3: TestS3Server | undefined = options.storage === 's3' ? await startS3Server('coattail-chaos') : undefined;
   /** The Kinesis input: the `files` tape in a three-shard stream, shared by the sequences (a split keeps its contents). */
   let kinesisStream: string | undefined;
   let kinesisTolerance = 0;
