@@ -8,7 +8,7 @@ import { applyEndpointFlags } from './aws-endpoints.js';
 import { feedCountersOf, formatFeedStatus } from './feed-report.js';
 import { resolveSource } from './resolve-source.js';
 import { formatStatus, terminalStatus } from './status-line.js';
-import { onStopSignals } from './stop-signals.js';
+import { endOnStopSignals, onStopSignals } from './stop-signals.js';
 
 export interface RunFlags {
   readonly source: string;
@@ -90,6 +90,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
     if (display) display.show(line);
     else process.stderr.write(`${line}\n`);
   };
+  let done = false;
   try {
     const result = await runJob({
       jobFile,
@@ -124,9 +125,12 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
     if (result.savepoint) {
       process.stdout.write(`savepoint chk-${result.savepoint.checkpointId} written to ${flags.checkpointDir}; resume with --restore chk-${result.savepoint.checkpointId}\n`);
     }
+    done = true;
   } finally {
     display?.end();
     stopListening();
+    // Summary (and savepoint) written: a stop signal from here to the process's exit ends it with status 0.
+    if (done) endOnStopSignals();
   }
 }
 

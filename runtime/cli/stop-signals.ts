@@ -25,3 +25,14 @@ export function onStopSignals(stop: (signal: NodeJS.Signals) => void): () => voi
     process.off('SIGTERM', handle);
   };
 }
+
+/**
+ * For a command whose work is done while the process winds down (a Kinesis client's keep-alive sockets keep it up
+ * for about half a second): a stop signal then has nothing left to stop, so the process ends at once with its own
+ * status instead of dying by the signal, which would read as an interrupted run.
+ */
+export function endOnStopSignals(): void {
+  const end = () => process.exit(process.exitCode ?? 0);
+  process.on('SIGINT', end);
+  process.on('SIGTERM', end);
+}
