@@ -213,7 +213,7 @@ export class DecodeStage {
   decode(request: DecodeRequest): DecodeResult {
     this.chunkSeq = request.chunkSeq;
     // Builders left half-filled by a chunk whose step threw start empty.
-    if (this.targets.length > 0) for (const builder of this.targets) builder.clear();
+    for (const builder of this.targets) builder.clear();
     this.targets = [];
     this.orderedCount = 0;
     this.dedupeKeys = [];

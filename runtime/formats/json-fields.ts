@@ -209,13 +209,11 @@ export class JsonFieldReader<F extends string> {
   }
 
   /**
-   * The index of the field named `bytes[start, end)`, or -1, for the key at this position in its object. Lines of
-   * one producer repeat their keys in one order, so the key seen at this position last time is tried first.
+   * The index of the field named `bytes[start, end)`, or -1, for a key other than the one seen at this position of
+   * the last object (`readBytes` tries that one in place first); remembered as this position's key.
    */
   private fieldAt(ordinal: number, bytes: Buffer, start: number, end: number): number {
     const shape = this.shape;
-    const last = ordinal < shape.length ? shape[ordinal]! : undefined;
-    if (last !== undefined && sameBytes(last.name, bytes, start, end)) return last.field;
     const key = this.keyNamed(bytes, start, end);
     if (ordinal < shape.length) shape[ordinal] = key;
     else if (ordinal === shape.length && ordinal < MAX_SHAPE_KEYS) shape.push(key);
