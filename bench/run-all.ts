@@ -5,6 +5,7 @@ import { runChannelThroughput } from './channel-throughput.js';
 import { runEndToEnd } from './end-to-end.js';
 import { runMemoryFlat } from './memory-flat.js';
 import { runStageCosts } from './stage-costs.js';
+import { runWarmUp } from './warm-up.js';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { REPO_ROOT } from './run-process.js';
@@ -26,6 +27,11 @@ async function main(): Promise<void> {
 
   section('all detectors: jobs/all.ts against the parse-only baseline and the single-threaded reference (1M events, 3 rounds)');
   process.stdout.write(await runAllJobs({ events: 1_000_000, smallEvents: 250_000, slowRate: 50, rounds: 3, markdownPath: join(results, 'all-jobs.md') }));
+
+  section('warm-up: fixed and marginal cost per run (prefixes of the 1M tapes, 3 rounds)');
+  process.stdout.write(
+    await runWarmUp({ suites: ['window', 'all'], sizes: [20, 10_000, 50_000, 250_000, 1_000_000], rounds: 3, parallelism: 2, markdownPath: join(results, 'warm-up.md') }),
+  );
 
   section('memory (slow sink, 1 GB input)');
   process.stdout.write(
