@@ -82,3 +82,14 @@ describe('a run with many threads', () => {
     expect(result.stderr).toBe('');
   });
 });
+
+describe('a checkpoint interval beyond what a Node timer holds', () => {
+  it('--checkpoint-interval 30d runs without a TimeoutOverflowWarning (a timer over 2^31-1 ms fires after 1 ms)', async () => {
+    const tape = smallTape();
+    const args = ['run', ALL_JOB, '-s', `file:${tape}`, '-o', join(work, 'out'), '-f', 'jsonl', '-p', '1', '-q'];
+    const result = await runCli([...args, '--checkpoint-dir', join(work, 'checkpoints'), '--checkpoint-interval', '30d'], { cwd: work });
+    expect(result.timedOut).toBe(false);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+  });
+});
