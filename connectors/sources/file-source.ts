@@ -42,16 +42,18 @@ export interface FileSourceOptions {
 }
 
 /**
- * `path` may be a file or a folder of `*.jsonl` / `*.jsonl.gz` / `*.json` files (read in name order). A file that
- * cannot seek (a named pipe, `/dev/stdin` on a pipe) is read as a stream, as gzip files are.
+ * `path` may be a file or a folder of `*.jsonl` / `*.jsonl.gz` / `*.json` files (read in name order, without names
+ * starting with `.` or `_`). A file that cannot seek (a named pipe, `/dev/stdin` on a pipe) is read as a stream, as
+ * gzip files are.
  */
 export function fileSource(path: string, options: FileSourceOptions = {}): Source {
   const absolute = resolve(path);
   if (!existsSync(absolute)) throw new CoattailError('FILE_NOT_FOUND', `input file not found: ${path}`);
-  // In a folder, only regular files (or links to them) are input: a subfolder named `x.jsonl` is not read.
+  // In a folder, only regular files (or links to them) are input: a subfolder named `x.jsonl` is not read. Names
+  // starting with `.` or `_` are skipped, as Flink's and Spark's file sources do (hidden files, `_summary.json`).
   const files = statSync(absolute).isDirectory()
     ? readdirSync(absolute)
-        .filter((name) => /\.(jsonl|json|ndjson)(\.gz)?$/.test(name))
+        .filter((name) => /\.(jsonl|json|ndjson)(\.gz)?$/.test(name) && !/^[._]/.test(name))
         .sort()
         .map((name) => join(absolute, name))
         .filter((file) => statSync(file, { throwIfNoEntry: false })?.isFile() === true)

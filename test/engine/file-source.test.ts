@@ -133,6 +133,19 @@ describe('file source', () => {
     await expect(readAll(fileSource(file))).rejects.toThrow(`cannot decompress input ${file}: `);
   });
 
+  it('skips files of a folder whose names start with "." or "_", as Flink and Spark do (a _summary.json, hidden files)', async () => {
+    await writeFile(join(dir, 'a.jsonl'), 'a\n');
+    await writeFile(join(dir, '.hidden.jsonl'), 'hidden\n');
+    await writeFile(join(dir, '_summary.json'), '{}\n');
+    const splits = await fileSource(dir).discoverSplits();
+    expect(splits.map((s) => s.splitId)).toEqual(['a.jsonl']);
+  });
+
+  it('reads a file starting with "." or "_" when it is named itself', async () => {
+    await writeFile(join(dir, '_only.jsonl'), 'x\n');
+    expect(bytesOf((await readAll(fileSource(join(dir, '_only.jsonl'))))[0]!).toString()).toBe('x\n');
+  });
+
   it('skips a subfolder of a folder even when its name looks like an input file', async () => {
     await writeFile(join(dir, 'a.jsonl'), 'a\n');
     await mkdir(join(dir, 'nested.jsonl'));
