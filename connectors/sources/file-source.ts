@@ -41,15 +41,22 @@ export interface FileSourceOptions {
   readonly chunkBytes?: number;
 }
 
-/** `path` may be a file or a folder of `*.jsonl` / `*.jsonl.gz` / `*.json` files (read in name order). */
+/**
+ * `path` may be a file or a folder of `*.jsonl` / `*.jsonl.gz` / `*.json` files (read in name order, without names
+ * starting with `.` or `_`). A file that cannot seek (a named pipe, `/dev/stdin` on a pipe) is read as a stream, as
+ * gzip files are.
+ */
 export function fileSource(path: string, options: FileSourceOptions = {}): Source {
   const absolute = resolve(path);
   if (!existsSync(absolute)) throw new CoattailError('FILE_NOT_FOUND', `input file not found: ${path}`);
+  // In a folder, only regular files (or links to them) are input: a subfolder named `x.jsonl` is not read. Names
+  // starting with `.` or `_` are skipped, as Flink's and Spark's file sources do (hidden files, `_summary.json`).
   const files = statSync(absolute).isDirectory()
     ? readdirSync(absolute)
-        .filter((name) => /\.(jsonl|json|ndjson)(\.gz)?$/.test(name))
+        .filter((name) => /\.(jsonl|json|ndjson)(\.gz)?$/.test(name) && !/^[._]/.test(name))
         .sort()
         .map((name) => join(absolute, name))
+        .filter((file) => statSync(file, { throwIfNoEntry: false })?.isFile() === true)
     : [absolute];
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
   const buffers = new ChunkBufferPool(chunkBytes);
@@ -63,7 +70,9 @@ export function fileSource(path: string, options: FileSourceOptions = {}): Sourc
       const file = files.find((f) => basename(f) === split.splitId);
       if (!file) throw new CoattailError('SOURCE_FAILED', `split ${split.splitId} is not part of ${absolute}`);
       const offset = typeof from === 'number' ? from : 0;
-      return file.endsWith('.gz') ? new GzipLineReader(file, offset, chunkBytes) : await PlainLineReader.open(file, offset, chunkBytes, buffers);
+      if (file.endsWith('.gz')) return new StreamLineReader(file, offset, chunkBytes, 'gzip');
+      if (statSync(file).isFile()) return await PlainLineReader.open(file, offset, chunkBytes, buffers);
+      return new StreamLineReader(file, offset, chunkBytes, 'plain');
     },
   };
 }
@@ -141,7 +150,11 @@ class PlainLineReader implements SplitReader {
   }
 
   static async open(file: string, offset: number, chunkBytes: number, buffers: ChunkBufferPool): Promise<PlainLineReader> {
-    return new PlainLineReader(await open(file, 'r'), offset, chunkBytes, buffers);
+    try {
+      return new PlainLineReader(await open(file, 'r'), offset, chunkBytes, buffers);
+    } catch (error) {
+      throw new CoattailError('SOURCE_FAILED', `cannot read input ${file}: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   async next(): Promise<SourceChunk | undefined> {
@@ -171,17 +184,27 @@ class PlainLineReader implements SplitReader {
   }
 }
 
-class GzipLineReader implements SplitReader {
+/**
+ * A file read front to back as a stream: gzip (offsets count uncompressed bytes) or a plain file that cannot seek.
+ * Resuming from an offset reads (and decompresses) the bytes before it again.
+ */
+class StreamLineReader implements SplitReader {
   private readonly iterator: AsyncIterator<Buffer>;
   private readonly framer: LineFramer;
   private skip: number;
   private done = false;
 
-  constructor(file: string, offset: number, chunkBytes: number) {
+  constructor(
+    private readonly file: string,
+    offset: number,
+    chunkBytes: number,
+    private readonly encoding: 'gzip' | 'plain',
+  ) {
+    const bytes = createReadStream(file, { highWaterMark: chunkBytes });
     // zlib refuses chunks under 64 bytes.
-    const stream = createReadStream(file, { highWaterMark: chunkBytes }).pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) }));
+    const stream = encoding === 'gzip' ? bytes.pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) })) : bytes;
+    if (encoding === 'gzip') bytes.once('error', (error) => stream.destroy(error));
     this.iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    // Offsets count uncompressed bytes; resuming means decompressing up to the offset again.
     this.skip = offset;
     this.framer = new LineFramer(offset);
   }
@@ -192,7 +215,9 @@ class GzipLineReader implements SplitReader {
       try {
         step = await this.iterator.next();
       } catch (error) {
-        throw new CoattailError('SOURCE_FAILED', `cannot decompress input: ${(error as Error).message}`, { cause: error });
+        // A file system error (it has a syscall) is a read failure; anything else from zlib is bad gzip data.
+        const what = this.encoding === 'gzip' && (error as NodeJS.ErrnoException).syscall === undefined ? 'decompress' : 'read';
+        throw new CoattailError('SOURCE_FAILED', `cannot ${what} input ${this.file}: ${(error as Error).message}`, { cause: error });
       }
       if (step.done) {
         this.done = true;

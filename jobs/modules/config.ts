@@ -69,7 +69,14 @@ const positiveInteger = z.int({ error: 'must be a whole number >= 1' }).gte(1, {
 const flag = z.boolean({ error: 'must be true or false' });
 const name = z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' });
 
-/** A duration written as `60s`, `500ms`, `1h` or milliseconds; `positive` rejects zero. */
+/**
+ * The longest duration a setting takes (about 273 years). Far beyond any real window, delay or horizon, and a window
+ * this long still ends at a time the tables can write for every event time SPEC accepts: a window of 1e23 ms was
+ * accepted and failed the run in a subtask ("timestamp column window_end needs epoch milliseconds").
+ */
+const MAX_DURATION_DAYS = 100_000;
+
+/** A duration written as `60s`, `500ms`, `1h` or milliseconds (whole); `positive` rejects zero. */
 const duration = (positive: boolean) =>
   z.union([z.number(), z.string()], { error: 'must be a duration such as 500ms, 30s, 5m, 1h or a number of milliseconds' })
     .transform((value, context) => {
@@ -82,6 +89,15 @@ const duration = (positive: boolean) =>
       }
       if (positive && ms <= 0) {
         context.addIssue({ code: 'custom', message: 'must be a duration > 0' });
+        return z.NEVER;
+      }
+      // Window bounds and timers count whole milliseconds: a 0.5 ms window started and ended at the same instant.
+      if (!Number.isInteger(ms)) {
+        context.addIssue({ code: 'custom', message: 'must be a whole number of milliseconds' });
+        return z.NEVER;
+      }
+      if (ms > MAX_DURATION_DAYS * 86_400_000) {
+        context.addIssue({ code: 'custom', message: `must be a duration of at most ${MAX_DURATION_DAYS}d` });
         return z.NEVER;
       }
       return ms;

@@ -134,6 +134,9 @@ function positiveNumber(flag: string) {
 export async function main(argv: string[]): Promise<number> {
   // A reader that goes away (`| head`) is not an error worth a stack trace.
   for (const stream of [process.stdout, process.stderr]) {
+    // Node pipes every worker thread's stdout and stderr into these (an 'error' listener each), and subtask threads
+    // start before this runs: at -p 10 or more, one listener more printed a MaxListenersExceededWarning on stderr.
+    stream.setMaxListeners(0);
     stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     });

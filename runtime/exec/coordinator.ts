@@ -28,6 +28,9 @@ import { prepareRestore, type RestoredRun } from './restore-run.js';
 import { openCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { hasFileTables, statefulOperatorUids, type CoordinatorCheckpointState } from '../checkpoint/restore.js';
 
+/** The longest delay a Node timer holds. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface CheckpointOptions {
   readonly location: string;
   readonly intervalMs: number;
@@ -247,7 +250,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   async function nextItem(pending: Promise<Item>): Promise<Item | 'stopped'> {
     for (;;) {
       if (stopped) return 'stopped';
-      const timer = checkpoints ? Math.max(0, nextCheckpointAt - Date.now()) : undefined;
+      // Node fires a timer over 2^31-1 ms after 1 ms (with a warning): wake at that bound and wait again.
+      const timer = checkpoints ? Math.min(MAX_TIMER_MS, Math.max(0, nextCheckpointAt - Date.now())) : undefined;
       const outcome = await new Promise<Item | 'stopped' | 'tick'>((resolve) => {
         const handle = timer === undefined ? undefined : setTimeout(() => resolve('tick'), timer);
         // A stop must not leave the checkpoint timer armed: it would keep the process alive until it fires.

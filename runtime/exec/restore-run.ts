@@ -1,5 +1,6 @@
 // Prepares a run restored from a checkpoint: loads and checks it, commits or discards sink output,
 // maps split positions and watermarks onto the current splits and hands each subtask its key groups.
+// `latest` with no completed checkpoint yet means a run from the beginning (undefined).
 
 import type { SplitDescriptor, SplitPosition } from '../api/source.js';
 import { CoattailError } from '../errors.js';
@@ -37,10 +38,20 @@ export async function prepareRestore(
   plan: PhysicalPlan,
   splits: readonly SplitDescriptor[],
   log: (message: string) => void,
-): Promise<RestoredRun> {
+): Promise<RestoredRun | undefined> {
   if (!options.checkpoint) throw new CoattailError('BAD_ARGUMENT', '--restore needs a checkpoint directory');
   const target = resolveRestoreTarget(options.restore!, options.checkpoint.location);
   const store = openCheckpointStore(target.location, options.checkpoint.s3Endpoint);
+  if (target.which === 'latest' && (await store.completedIds()).length === 0) {
+    // Nothing checkpointed yet (killed before the first checkpoint completed, or never run): no output was
+    // committed, so the run starts from the beginning, as Flink's restart strategy and a Spark query on an empty
+    // checkpointLocation do. Parts the interrupted run left in progress are removed.
+    log(`no checkpoint in ${store.storage.location} to restore: starting from the beginning of the input`);
+    for (const node of plan.graph.nodes) {
+      if (node.spec.kind === 'sink' && node.spec.factory.recover) await node.spec.factory.recover({ outDir: options.outDir, format: options.format }, [], []);
+    }
+    return undefined;
+  }
   const loaded = await store.loadForRestore<CoordinatorCheckpointState, SubtaskCheckpointState>(target.which, log);
   const { metadata } = loaded;
   const startEmpty = checkRestoreCompatible(metadata, plan, options.maxParallelism, hasFileTables(plan) ? options.format : undefined);

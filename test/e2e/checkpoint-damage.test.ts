@@ -178,15 +178,21 @@ describe('--restore latest skips damaged checkpoints and says so', { timeout: RU
     expect(comparableSummary(await readSummary(place.outDir))).toEqual(comparableSummary(reference.summary));
   });
 
+  // Damaged, not missing: a folder where no checkpoint has `_metadata` never completed one, and `latest` then starts
+  // from the beginning (decisions §21, test/e2e/restore-before-first-checkpoint.test.ts).
   test('fails, after one warning per damaged checkpoint, when every checkpoint is damaged', async () => {
     const place = await copyOfKilledRun('all-damaged');
-    for (const id of completedIds) await rm(path.join(place.checkpointDir, `chk-${id}`, '_metadata'));
+    for (const id of completedIds) await truncateToHalf(path.join(place.checkpointDir, `chk-${id}`, '_metadata'));
     const ids = await storeOf(place).allIds();
     const result = await runCli(runArguments(place, 2, ['--restore', 'latest']));
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
-    expect(lines.slice(0, -1)).toEqual(
-      [...ids].reverse().map((id) => `coattail: skipping checkpoint ${id}: checkpoint ${id} in ${place.checkpointDir} has no _metadata (it never completed)`),
+    expect(lines.slice(0, -1).map((line) => line.replace(/(is corrupt: truncated).*$/, '$1'))).toEqual(
+      [...ids].reverse().map((id) =>
+        completedIds.includes(id)
+          ? `coattail: skipping checkpoint ${id}: Checkpoint file ${path.join(place.checkpointDir, `chk-${id}`, '_metadata')} is corrupt: truncated`
+          : `coattail: skipping checkpoint ${id}: checkpoint ${id} in ${place.checkpointDir} has no _metadata (it never completed)`,
+      ),
     );
     expect(lines.at(-1)).toBe(`coattail: no valid checkpoint in ${place.checkpointDir}: every candidate is damaged`);
     expect(await hiddenPartFiles(place.outDir)).toEqual(await hiddenPartFiles(killed.outDir));

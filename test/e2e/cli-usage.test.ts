@@ -72,3 +72,24 @@ describe('empty folder flags', () => {
     expect(readdirSync(work).sort()).toEqual(['tape.jsonl']);
   });
 });
+
+describe('a run with many threads', () => {
+  it('prints nothing on stderr at -p 12 (no listener-leak warning for the threads piped into stdout and stderr)', async () => {
+    const tape = smallTape();
+    const result = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', join(work, 'out'), '-f', 'jsonl', '-p', '12', '--no-checkpoints', '-q'], { cwd: work });
+    expect(result.timedOut).toBe(false);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+  });
+});
+
+describe('a checkpoint interval beyond what a Node timer holds', () => {
+  it('--checkpoint-interval 30d runs without a TimeoutOverflowWarning (a timer over 2^31-1 ms fires after 1 ms)', async () => {
+    const tape = smallTape();
+    const args = ['run', ALL_JOB, '-s', `file:${tape}`, '-o', join(work, 'out'), '-f', 'jsonl', '-p', '1', '-q'];
+    const result = await runCli([...args, '--checkpoint-dir', join(work, 'checkpoints'), '--checkpoint-interval', '30d'], { cwd: work });
+    expect(result.timedOut).toBe(false);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+  });
+});

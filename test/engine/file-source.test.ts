@@ -1,5 +1,6 @@
 // The file source: chunks of whole lines with byte offsets, long lines, gzip, folders, resuming from an offset.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -126,8 +127,39 @@ describe('file source', () => {
     expect(() => fileSource(join(dir, 'nope.jsonl'))).toThrow(`input file not found: ${join(dir, 'nope.jsonl')}`);
   });
 
-  it('reports a corrupt gzip file as a source failure', async () => {
-    await writeFile(join(dir, 'bad.jsonl.gz'), Buffer.concat([gzipSync('a\n'.repeat(100)).subarray(0, 20), Buffer.from('garbage')]));
-    await expect(readAll(fileSource(join(dir, 'bad.jsonl.gz')))).rejects.toThrow('cannot decompress input');
+  it('reports a corrupt gzip file as a source failure naming the file', async () => {
+    const file = join(dir, 'bad.jsonl.gz');
+    await writeFile(file, Buffer.concat([gzipSync('a\n'.repeat(100)).subarray(0, 20), Buffer.from('garbage')]));
+    await expect(readAll(fileSource(file))).rejects.toThrow(`cannot decompress input ${file}: `);
+  });
+
+  it('skips files of a folder whose names start with "." or "_", as Flink and Spark do (a _summary.json, hidden files)', async () => {
+    await writeFile(join(dir, 'a.jsonl'), 'a\n');
+    await writeFile(join(dir, '.hidden.jsonl'), 'hidden\n');
+    await writeFile(join(dir, '_summary.json'), '{}\n');
+    const splits = await fileSource(dir).discoverSplits();
+    expect(splits.map((s) => s.splitId)).toEqual(['a.jsonl']);
+  });
+
+  it('reads a file starting with "." or "_" when it is named itself', async () => {
+    await writeFile(join(dir, '_only.jsonl'), 'x\n');
+    expect(bytesOf((await readAll(fileSource(join(dir, '_only.jsonl'))))[0]!).toString()).toBe('x\n');
+  });
+
+  it('skips a subfolder of a folder even when its name looks like an input file', async () => {
+    await writeFile(join(dir, 'a.jsonl'), 'a\n');
+    await mkdir(join(dir, 'nested.jsonl'));
+    const splits = await fileSource(dir).discoverSplits();
+    expect(splits.map((s) => s.splitId)).toEqual(['a.jsonl']);
+  });
+
+  it('reads a named pipe, which cannot seek, from its start', async () => {
+    const fifo = join(dir, 'pipe.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const text = Buffer.from(LINES.join('\n') + '\n');
+    const writing = writeFile(fifo, text);
+    const chunks = await readAll(fileSource(fifo, { chunkBytes: 64 }));
+    await writing;
+    expectTiling(chunks, text);
   });
 });
