@@ -1,6 +1,7 @@
 // The `coattail` command line: run jobs, generate tapes; every failure is one clear line on stderr.
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { describeError, isCoattailError } from '../errors.js';
 import { runCommand } from './run-command.js';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   program
     .name('coattail')
     .description('A Flink-style stream processor for Node.js: run job files over trade streams')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError(false)
     .exitOverride()
@@ -107,18 +109,40 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The version in coattail's package.json: three folders up from dist/runtime/cli/, two from runtime/cli/ in tests. */
+function packageVersion(): string {
+  const load = createRequire(import.meta.url);
+  for (const path of ['../../../package.json', '../../package.json']) {
+    try {
+      const manifest = load(path) as { name?: string; version?: string };
+      if (manifest.name === 'coattail' && manifest.version) return manifest.version;
+    } catch {
+      // Not at this depth.
+    }
+  }
+  return 'unknown';
+}
+
+/**
+ * Decimal digits only: `Number()` alone also takes "1e1", "0x2" and " 2", which a typo should not turn into a
+ * parallelism of 10.
+ */
+function wholeNumber(value: string): number {
+  return /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+}
+
 function positiveInt(flag: string) {
   return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`${flag} must be a whole number >= 1, got "${value}"`);
+    const parsed = wholeNumber(value);
+    if (!Number.isSafeInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`${flag} must be a whole number >= 1, got "${value}"`);
     return parsed;
   };
 }
 
 function nonNegativeInt(flag: string) {
   return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${flag} must be a whole number >= 0, got "${value}"`);
+    const parsed = wholeNumber(value);
+    if (!Number.isSafeInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${flag} must be a whole number >= 0, got "${value}"`);
     return parsed;
   };
 }

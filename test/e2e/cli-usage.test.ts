@@ -1,6 +1,6 @@
 // What a new user meets first: `coattail` without a command, and flags whose value is empty.
 
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -50,6 +50,23 @@ describe('coattail without a command', () => {
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^coattail: .*--parallelism must be a whole number >= 1, got "abc"/);
+  });
+
+  it('takes whole numbers in decimal digits only (no 1e1, 0x2 or padded values)', async () => {
+    for (const value of ['1e1', '0x2', ' 2', '2.0']) {
+      const result = await runCli(['run', ALL_JOB, '-p', value], { cwd: work });
+      expect(result.code, value).toBe(2);
+      expect(result.stderr).toContain(`--parallelism must be a whole number >= 1, got "${value}"`);
+    }
+  });
+
+  it('prints its version with --version and -V', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await runCli([flag], { cwd: work });
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe(version);
+    }
   });
 });
 
