@@ -1,5 +1,6 @@
 // `coattail run`: validate flags, resolve the source, run the job, show progress, print the summary.
 
+import { statSync } from 'node:fs';
 import { CoattailError } from '../errors.js';
 import { parseDuration } from '../time/duration.js';
 import { runJob, type RunStatus } from '../exec/coordinator.js';
@@ -37,6 +38,18 @@ export interface RunFlags {
   readonly alerts?: string;
 }
 
+/** A local folder flag naming an existing file fails now, in one line, rather than at every write into it. */
+function refuseFileAsFolder(flag: string, location: string): void {
+  if (location.startsWith('s3://')) return;
+  let isFile = false;
+  try {
+    isFile = !statSync(location).isDirectory();
+  } catch {
+    // Absent (made when needed) or unreadable (the write reports it).
+  }
+  if (isFile) throw new CoattailError('BAD_ARGUMENT', `${flag} must be a folder, but ${location} is a file`);
+}
+
 export async function runCommand(jobFile: string, flags: RunFlags): Promise<void> {
   if (flags.format !== 'parquet' && flags.format !== 'jsonl') {
     throw new CoattailError('BAD_ARGUMENT', `--format must be parquet or jsonl, got "${flags.format}"`);
@@ -52,6 +65,8 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.checkpoints && flags.checkpointDir.trim() === '') {
     throw new CoattailError('BAD_ARGUMENT', `--checkpoint-dir must name a folder or s3://bucket/prefix, got ${JSON.stringify(flags.checkpointDir)}`);
   }
+  refuseFileAsFolder('--out', flags.out);
+  if (flags.checkpoints) refuseFileAsFolder('--checkpoint-dir', flags.checkpointDir);
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');

@@ -88,6 +88,19 @@ describe('empty folder flags', () => {
     expect(result.stderr.trim()).toBe('coattail: --checkpoint-dir must name a folder or s3://bucket/prefix, got ""');
     expect(readdirSync(work).sort()).toEqual(['tape.jsonl']);
   });
+
+  it('-o or --checkpoint-dir naming a file is one line before the run, not a failure at every write', async () => {
+    const tape = smallTape();
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const asCheckpoints = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', join(work, 'out'), '--checkpoint-dir', file, '-p', '1'], { cwd: work });
+    expect(asCheckpoints.code).toBe(2);
+    expect(asCheckpoints.stderr.trim()).toBe(`coattail: --checkpoint-dir must be a folder, but ${file} is a file`);
+    const asOut = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', file, '--no-checkpoints', '-p', '1'], { cwd: work });
+    expect(asOut.code).toBe(2);
+    expect(asOut.stderr.trim()).toBe(`coattail: --out must be a folder, but ${file} is a file`);
+    expect(readdirSync(work).sort()).toEqual(['a-file', 'tape.jsonl']);
+  });
 });
 
 describe('a run with many threads', () => {
