@@ -20,6 +20,8 @@ export interface JobIdentity {
   readonly sourceUri: string;
   /** Set for jobs with file tables (see CheckpointMetadata.outputFormat). */
   readonly outputFormat?: string;
+  /** See CheckpointMetadata.configDigests. */
+  readonly configDigests?: Readonly<Record<string, string>>;
   readonly operators: readonly string[];
 }
 
@@ -138,6 +140,7 @@ export class CheckpointCoordinator {
         maxParallelism: this.job.maxParallelism,
         sourceUri: this.job.sourceUri,
         ...(this.job.outputFormat === undefined ? {} : { outputFormat: this.job.outputFormat }),
+        ...(this.job.configDigests === undefined ? {} : { configDigests: this.job.configDigests }),
         splits: contribution.splits,
         sharedFiles: contribution.sharedFiles,
         operators: this.job.operators,

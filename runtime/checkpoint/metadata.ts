@@ -42,6 +42,11 @@ export interface CheckpointMetadata {
    * parts stay in one format. Absent for jobs without file tables and in checkpoints older than this field.
    */
   readonly outputFormat?: string;
+  /**
+   * Fingerprints of the job's prepared configuration by top-level key (config-digest.ts), so a restore under
+   * other settings can say which changed. Absent for jobs without a `prepare` step and in older checkpoints.
+   */
+  readonly configDigests?: Readonly<Record<string, string>>;
   readonly splits: readonly SplitCheckpoint[];
   /** Uids of the job's stateful steps, as the state files name them. */
   readonly operators: readonly string[];

@@ -26,6 +26,7 @@ import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoi
 import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';
 import { prepareRestore, type RestoredRun } from './restore-run.js';
 import { openCheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { configDigests } from '../checkpoint/config-digest.js';
 import { hasFileTables, statefulOperatorUids, type CoordinatorCheckpointState } from '../checkpoint/restore.js';
 
 /** The longest delay a Node timer holds. */
@@ -106,8 +107,9 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const splits = await options.source.discoverSplits();
   if (splits.length === 0) throw new CoattailError('SOURCE_FAILED', `source ${options.source.uri} has no splits to read`);
   const store = options.checkpoint ? openCheckpointStore(options.checkpoint.location, options.checkpoint.s3Endpoint) : undefined;
+  const configDigestsOfRun = launch.prepared === undefined ? undefined : configDigests(launch.prepared);
   const restored: RestoredRun | undefined =
-    options.restore !== undefined ? await prepareRestore(options, plan, splits, log) : undefined;
+    options.restore !== undefined ? await prepareRestore(options, plan, splits, log, configDigestsOfRun) : undefined;
 
   const coordinatorMetrics = new CounterRegistry();
   const recordsIn = coordinatorMetrics.counter('records_in');
@@ -170,6 +172,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
         maxParallelism: options.maxParallelism,
         sourceUri: options.source.uri,
         ...(hasFileTables(plan) ? { outputFormat: options.format } : {}),
+        ...(configDigestsOfRun ? { configDigests: configDigestsOfRun } : {}),
         operators: statefulOperatorUids(plan),
       },
       {

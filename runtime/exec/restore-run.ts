@@ -8,6 +8,7 @@ import { addCounts } from './metrics.js';
 import type { PhysicalPlan } from '../plan/physical-plan.js';
 import type { OperatorSnapshot } from './stream-operator.js';
 import { openCheckpointStore, resolveRestoreTarget } from '../checkpoint/checkpoint-store.js';
+import { changedSections } from '../checkpoint/config-digest.js';
 import {
   checkRestoreCompatible,
   hasFileTables,
@@ -38,6 +39,8 @@ export async function prepareRestore(
   plan: PhysicalPlan,
   splits: readonly SplitDescriptor[],
   log: (message: string) => void,
+  /** This run's configDigests (absent for a job without a `prepare` step). */
+  currentConfig?: Readonly<Record<string, string>>,
 ): Promise<RestoredRun | undefined> {
   if (!options.checkpoint) throw new CoattailError('BAD_ARGUMENT', '--restore needs a checkpoint directory');
   const target = resolveRestoreTarget(options.restore!, options.checkpoint.location);
@@ -56,6 +59,13 @@ export async function prepareRestore(
   const { metadata } = loaded;
   const startEmpty = checkRestoreCompatible(metadata, plan, options.maxParallelism, hasFileTables(plan) ? options.format : undefined);
   if (startEmpty.length > 0) log(`no state in checkpoint ${metadata.checkpointId} for ${startEmpty.map((u) => `"${u}"`).join(', ')}: starting empty`);
+  // As in Flink, changed settings do not stop a restore (a threshold may change on purpose); they are named,
+  // since windows of another size or delay written after the restore sit in the same tables as earlier ones.
+  const changed = metadata.configDigests && currentConfig ? changedSections(metadata.configDigests, currentConfig) : [];
+  if (changed.length > 0) {
+    const sections = changed.map((key) => (key === '' ? 'the prepared configuration' : key)).join(', ');
+    log(`checkpoint ${metadata.checkpointId} was taken with other settings (changed: ${sections}); its state is restored as it is and the new settings apply from here on`);
+  }
 
   // Two-phase commit, second phase: whatever the checkpoint prepared becomes visible; later output is discarded,
   // including output newer checkpoints committed before the restore had to skip them as damaged.
