@@ -54,6 +54,25 @@ interface Section {
   offset: number;
 }
 
+/**
+ * The sections of one batch in the order they were planned. A class, not a closure made per batch: the planning
+ * methods called a fresh closure on every batch, and each new one deoptimized their optimized code ("wrong call
+ * target"), dozens of times per run and thread.
+ */
+class SectionList implements Iterable<Section> {
+  private readonly list: Section[] = [];
+
+  add(section: Omit<Section, 'offset'>): Section {
+    const placed = { ...section, offset: 0 };
+    this.list.push(placed);
+    return placed;
+  }
+
+  [Symbol.iterator](): Iterator<Section> {
+    return this.list[Symbol.iterator]();
+  }
+}
+
 class ShapeGroup {
   readonly rows: Record<string, unknown>[] = [];
   constructor(readonly keys: string[]) {}
@@ -102,19 +121,14 @@ export class ColumnarCodec {
     }
     if (groups.length === 0) return this.msgpack(records);
 
-    const sections: Section[] = [];
-    const add = (section: Omit<Section, 'offset'>): Section => {
-      const placed = { ...section, offset: 0 };
-      sections.push(placed);
-      return placed;
-    };
-    const shapeIdSection = groups.length > 1 || rest.length > 0 ? add({ bytes: shapeIds, length: count }) : undefined;
+    const sections = new SectionList();
+    const shapeIdSection = groups.length > 1 || rest.length > 0 ? sections.add({ bytes: shapeIds, length: count }) : undefined;
     // pack() returns a view into a buffer it reuses on the next call: copy.
     const restBytes = rest.length > 0 ? new Uint8Array(this.packr.pack(rest)) : undefined;
-    const restSection = restBytes ? add({ bytes: restBytes, length: restBytes.length }) : undefined;
+    const restSection = restBytes ? sections.add({ bytes: restBytes, length: restBytes.length }) : undefined;
     const planned = groups.map((group) => {
       const values = this.gatherFor(group.keys)(group.rows);
-      return { group, values, columns: values.map((column) => this.planColumn(column, add)) };
+      return { group, values, columns: values.map((column) => this.planColumn(column, sections)) };
     });
 
     // Lay out: the descriptor comes first, and its size depends on the offsets it holds. Described with
@@ -178,7 +192,7 @@ export class ColumnarCodec {
   }
 
   /** Decides one column's kind and prepares its sections; f64 values are copied once the layout is fixed. */
-  private planColumn(values: readonly unknown[], add: (section: Omit<Section, 'offset'>) => Section): PlannedColumn {
+  private planColumn(values: readonly unknown[], sections: SectionList): PlannedColumn {
     const rows = values.length;
     let numbers = 0;
     let strings = 0;
@@ -187,13 +201,13 @@ export class ColumnarCodec {
       if (type === 'number') numbers++;
       else if (type === 'string') strings++;
     }
-    if (numbers === rows) return { kind: 'f64', values: add({ bytes: undefined, length: rows * 8 }) };
-    if (strings === rows) return this.planStrings(values as readonly string[], add);
+    if (numbers === rows) return { kind: 'f64', values: sections.add({ bytes: undefined, length: rows * 8 }) };
+    if (strings === rows) return this.planStrings(values as readonly string[], sections);
     const packed = new Uint8Array(this.packr.pack(values));
-    return { kind: 'any', values: add({ bytes: packed, length: packed.length }) };
+    return { kind: 'any', values: sections.add({ bytes: packed, length: packed.length }) };
   }
 
-  private planStrings(values: readonly string[], add: (section: Omit<Section, 'offset'>) => Section): PlannedColumn {
+  private planStrings(values: readonly string[], sections: SectionList): PlannedColumn {
     const rows = values.length;
     const limit = Math.max(1, Math.floor(rows * DICTIONARY_SHARE));
     const dictionary = new Map<string, number>();
@@ -219,9 +233,9 @@ export class ColumnarCodec {
       const indexBytes = wide ? new Uint8Array(indexes.buffer) : new Uint8Array(Uint16Array.from(indexes).buffer);
       return {
         kind: 'dict',
-        values: add(text.section),
-        offsets: add({ bytes: new Uint8Array(text.offsets.buffer), length: text.offsets.byteLength }),
-        indexes: add({ bytes: indexBytes, length: indexBytes.length }),
+        values: sections.add(text.section),
+        offsets: sections.add({ bytes: new Uint8Array(text.offsets.buffer), length: text.offsets.byteLength }),
+        indexes: sections.add({ bytes: indexBytes, length: indexBytes.length }),
         wide,
         entries: entries.length,
         ascii: text.ascii,
@@ -230,8 +244,8 @@ export class ColumnarCodec {
     const text = joinWithOffsets(values);
     return {
       kind: 'text',
-      values: add(text.section),
-      offsets: add({ bytes: new Uint8Array(text.offsets.buffer), length: text.offsets.byteLength }),
+      values: sections.add(text.section),
+      offsets: sections.add({ bytes: new Uint8Array(text.offsets.buffer), length: text.offsets.byteLength }),
       ascii: text.ascii,
     };
   }
