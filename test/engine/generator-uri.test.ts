@@ -70,4 +70,15 @@ describe('generator source URIs', () => {
     }
     await expect(resolveSource('generator:events=10,seed=0,bad=0.5,rate=0.5,start=-1000')).resolves.toBeDefined();
   });
+
+  test('a slowly paced tape answers within about a second, with an empty chunk when no line is due', async () => {
+    const source = await resolveSource(`generator:events=5,seed=5,rate=0.1,start=${start}`);
+    const [split] = await source.discoverSplits();
+    const reader = await source.openSplit(split!, undefined);
+    const asked = Date.now();
+    const chunk = await reader.next();
+    expect(Date.now() - asked).toBeLessThan(2_000);
+    expect(chunk?.payload).toEqual({ kind: 'records', texts: [], offsets: [] });
+    await reader.close();
+  });
 });
