@@ -43,10 +43,10 @@ export interface DynamoAlertsSinkOptions {
   readonly maxAttempts?: number;
 }
 
-/** `dynamodb:<table>` as given to `--alerts`. */
-export function parseAlertsTarget(uri: string): { table: string } {
+/** `dynamodb:<table>` as given to `--alerts` (or to `coattail alerts --table`: `flag` names it in the message). */
+export function parseAlertsTarget(uri: string, flag = '--alerts'): { table: string } {
   const match = /^dynamodb:(.*)$/.exec(uri.trim());
-  if (!match) throw new CoattailError('BAD_ARGUMENT', `--alerts must look like dynamodb:<table>, got "${uri}"`);
+  if (!match) throw new CoattailError('BAD_ARGUMENT', `${flag} must look like dynamodb:<table>, got "${uri}"`);
   return { table: validateAlertsTableName(match[1] ?? '') };
 }
 

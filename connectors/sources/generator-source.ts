@@ -27,6 +27,9 @@ export function generatorSource(options: GeneratorSourceOptions): Source {
   };
 }
 
+/** The longest a paced `next()` waits before it answers with an empty chunk. */
+const MAX_WAIT_MS = 1000;
+
 class GeneratorReader implements SplitReader {
   private readonly iterator: Iterator<string>;
   private readonly started = Date.now();
@@ -46,7 +49,13 @@ class GeneratorReader implements SplitReader {
     if (pace) {
       // Wait until the wall clock allows at least one more line, then take what is due (at most a chunk).
       const due = () => Math.floor(((Date.now() - this.started) * pace) / 1000) - this.produced;
-      while (due() < 1) await new Promise((resolve) => setTimeout(resolve, Math.max(5, 1000 / pace)));
+      // After a second with nothing due, answer with an empty chunk (as the Kinesis reader does), so a stop
+      // request is seen at once: a slow pace (rate=0.02) used to keep SIGINT waiting for the next line.
+      const giveUpAt = Date.now() + MAX_WAIT_MS;
+      while (due() < 1) {
+        if (Date.now() >= giveUpAt) return { payload: { kind: 'records', texts: [], offsets: [] }, endPosition: this.offset };
+        await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(5, 1000 / pace), MAX_WAIT_MS)));
+      }
       room = Math.min(room, due());
     }
     const texts: string[] = [];

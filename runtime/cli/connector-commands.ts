@@ -15,7 +15,7 @@ export interface AlertsFlags {
 export async function alertsCommand(flags: AlertsFlags): Promise<void> {
   const { parseAlertsTarget } = await import('../../connectors/sinks/dynamodb-alerts.js');
   const { alertsReport } = await import('../../connectors/sources/dynamodb-alerts-query.js');
-  const { table } = parseAlertsTarget(flags.table);
+  const { table } = parseAlertsTarget(flags.table, '--table');
   const { plan, lines } = await alertsReport({
     table,
     ...(flags.type ? { type: flags.type } : {}),

@@ -45,6 +45,21 @@ export async function resolveSource(uri: string, flags: SourceFlags = {}): Promi
   }
 }
 
+/** Epoch ms of 0000-01-01 and 10000-01-01: the event times SPEC §1's ISO form can write (decisions §8). */
+const ISO_YEARS_MS = { first: -62_167_219_200_000, end: 253_402_300_800_000 };
+
+/**
+ * What each `generator:` option accepts, as `coattail generate`'s flags do: a negative count, a zero rate (an
+ * endless event time) or a share above 0.5 used to run, hang or fail with "Invalid time value".
+ */
+const GENERATOR_OPTIONS: Record<string, { readonly accepts: (value: number) => boolean; readonly meaning: string }> = {
+  events: { accepts: (v) => Number.isSafeInteger(v) && v >= 1, meaning: 'a whole number >= 1' },
+  seed: { accepts: (v) => Number.isSafeInteger(v) && v >= 0, meaning: 'a whole number >= 0' },
+  bad: { accepts: (v) => v >= 0 && v <= 0.5, meaning: 'a share from 0 to 0.5' },
+  rate: { accepts: (v) => v > 0, meaning: 'a number of lines per second > 0' },
+  start: { accepts: (v) => Number.isSafeInteger(v) && v >= ISO_YEARS_MS.first && v < ISO_YEARS_MS.end, meaning: 'whole epoch milliseconds within the years 0000-9999' },
+};
+
 /**
  * `generator` alone is the live simulated market (endless, paced); `generator:events=N,seed=S[,bad=R][,rate=R]`
  * is a finite tape produced as fast as the pipeline takes it, unless `rate` paces it. A paced tape starts its
@@ -58,7 +73,9 @@ function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source
     if (!key || value === undefined || !Number.isFinite(number)) {
       throw new CoattailError('BAD_ARGUMENT', `bad generator option "${part}": use generator:events=N,seed=S,bad=R,rate=R,start=MS`);
     }
-    if (!['events', 'seed', 'bad', 'rate', 'start'].includes(key)) throw new CoattailError('BAD_ARGUMENT', `unknown generator option "${key}"`);
+    const rule = GENERATOR_OPTIONS[key];
+    if (rule === undefined) throw new CoattailError('BAD_ARGUMENT', `unknown generator option "${key}"`);
+    if (!rule.accepts(number)) throw new CoattailError('BAD_ARGUMENT', `generator option "${part}" must be ${rule.meaning}`);
     params.set(key, number);
   }
   const events = params.get('events') ?? Number.MAX_SAFE_INTEGER;

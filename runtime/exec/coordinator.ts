@@ -303,7 +303,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       inFlight.release();
       const { split } = item;
       applying = true;
-      if (idle[split]) {
+      if (idle[split] && item.result.recordsIn > 0) {
+        // Only records end idleness: a live source's empty polls would wake an idle split every few ms.
         idle[split] = false;
         subtasks.broadcast({ type: 'split-idle', split, idle: false });
       }

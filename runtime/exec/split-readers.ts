@@ -3,7 +3,7 @@
 // found later (Kinesis resharding) join the set; a split whose parents are among the splits starts only
 // once they have all been read.
 
-import type { Source, SplitDescriptor, SplitPosition } from '../api/source.js';
+import type { ChunkPayload, Source, SplitDescriptor, SplitPosition } from '../api/source.js';
 import type { DecodeRequest, DecodeResult } from './decode-stage.js';
 import type { DecodePool } from './decode-pool.js';
 import type { OrderedResults } from './ordered-results.js';
@@ -115,7 +115,8 @@ export class SplitReaders {
           return true;
         }
         const seq = results.reserve();
-        this.reading.onActivity(index);
+        // An empty chunk (a live source's poll that found nothing) is no data: the split may still go idle.
+        if (hasData(chunk.payload)) this.reading.onActivity(index);
         const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
         const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
         const decoded = pool.run(request, transferList);
@@ -146,4 +147,8 @@ export class SplitReaders {
       this.waitingForChild.set(splitId, finish);
     });
   }
+}
+
+function hasData(payload: ChunkPayload): boolean {
+  return payload.kind === 'lines' ? payload.bytes.length > 0 : payload.texts.length > 0;
 }

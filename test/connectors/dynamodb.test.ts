@@ -263,6 +263,10 @@ describe('dynamodb alerts sink', () => {
     expect(() => parseAlertsTarget('kinesis:alerts')).toThrow('--alerts must look like dynamodb:<table>, got "kinesis:alerts"');
     expect(() => parseAlertsTarget('dynamodb:a b')).toThrow('DynamoDB table names are 3-255 characters');
   });
+
+  it('names the flag the target came from (coattail alerts --table)', () => {
+    expect(() => parseAlertsTarget('alerts2', '--table')).toThrow('--table must look like dynamodb:<table>, got "alerts2"');
+  });
 });
 
 describe('coattail alerts query', () => {

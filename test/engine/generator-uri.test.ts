@@ -50,4 +50,35 @@ describe('generator source URIs', () => {
     await expect(resolveSource('generator:events=10,begin=5')).rejects.toThrow('unknown generator option "begin"');
     await expect(resolveSource('generator:events=10,start=soon')).rejects.toThrow('bad generator option "start=soon"');
   });
+
+  test('refuses values outside what each option means, naming the option', async () => {
+    const refused: Array<[string, string]> = [
+      ['generator:events=-5', 'events'],
+      ['generator:events=0', 'events'],
+      ['generator:events=1.5', 'events'],
+      ['generator:events=10,seed=-1', 'seed'],
+      ['generator:events=10,seed=0.5', 'seed'],
+      ['generator:events=10,bad=2', 'bad'],
+      ['generator:events=10,bad=-0.1', 'bad'],
+      ['generator:events=10,rate=0', 'rate'],
+      ['generator:rate=-1', 'rate'],
+      ['generator:events=10,start=1e20', 'start'],
+      ['generator:events=10,start=1.5', 'start'],
+    ];
+    for (const [uri, option] of refused) {
+      await expect(resolveSource(uri), uri).rejects.toThrow(new RegExp(`^generator option "${option}=[^"]*"`));
+    }
+    await expect(resolveSource('generator:events=10,seed=0,bad=0.5,rate=0.5,start=-1000')).resolves.toBeDefined();
+  });
+
+  test('a slowly paced tape answers within about a second, with an empty chunk when no line is due', async () => {
+    const source = await resolveSource(`generator:events=5,seed=5,rate=0.1,start=${start}`);
+    const [split] = await source.discoverSplits();
+    const reader = await source.openSplit(split!, undefined);
+    const asked = Date.now();
+    const chunk = await reader.next();
+    expect(Date.now() - asked).toBeLessThan(2_000);
+    expect(chunk?.payload).toEqual({ kind: 'records', texts: [], offsets: [] });
+    await reader.close();
+  });
 });
