@@ -1,9 +1,13 @@
 // `coattail checkpoints list|inspect`: what is stored, readable without running the job.
 
-import { describeError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CoattailError, describeError } from '../errors.js';
 import { openCheckpointStore, parseCheckpointId } from '../checkpoint/checkpoint-store.js';
 
 export async function listCheckpoints(location: string, s3Endpoint?: string): Promise<void> {
+  // A local folder that does not exist is more likely a typo than a job that never checkpointed.
+  if (!location.startsWith('s3://') && !existsSync(location)) throw new CoattailError('FILE_NOT_FOUND', `no checkpoint folder at ${resolve(location)}`);
   const store = openCheckpointStore(location, s3Endpoint);
   const ids = await store.allIds();
   if (ids.length === 0) {

@@ -10,19 +10,25 @@ export interface AlertsFlags {
   readonly since?: string;
   readonly limit?: number;
   readonly endpoint?: string;
+  /** `coattail run`'s spelling of `--endpoint`, accepted here too. */
+  readonly dynamodbEndpoint?: string;
 }
 
 export async function alertsCommand(flags: AlertsFlags): Promise<void> {
   const { parseAlertsTarget } = await import('../../connectors/sinks/dynamodb-alerts.js');
   const { alertsReport } = await import('../../connectors/sources/dynamodb-alerts-query.js');
   const { table } = parseAlertsTarget(flags.table, '--table');
+  const endpoint = flags.endpoint ?? flags.dynamodbEndpoint;
+  if (flags.endpoint && flags.dynamodbEndpoint && flags.endpoint !== flags.dynamodbEndpoint) {
+    throw new CoattailError('BAD_ARGUMENT', '--endpoint and --dynamodb-endpoint name different endpoints: give one');
+  }
   const { plan, lines } = await alertsReport({
     table,
     ...(flags.type ? { type: flags.type } : {}),
     ...(flags.symbol ? { symbol: flags.symbol } : {}),
     ...(flags.since ? { since: flags.since } : {}),
     ...(flags.limit ? { limit: flags.limit } : {}),
-    ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
+    ...(endpoint ? { endpoint } : {}),
   });
   process.stderr.write(`${plan.description}\n`);
   process.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : 'no alerts\n');

@@ -79,6 +79,7 @@ export function buildProgram(): Command {
     .option('--since <time>', 'ISO-8601 time or a duration back from now (30m, 1h, 2d); default 24h')
     .option('--limit <n>', 'at most this many (default 50)', positiveInt('--limit'))
     .option('--endpoint <url>', 'DynamoDB endpoint (else AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL)')
+    .option('--dynamodb-endpoint <url>', 'the same as --endpoint (as coattail run spells it)')
     .action(async (options) => (await connectors()).alertsCommand(options));
 
   program

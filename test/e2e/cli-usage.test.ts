@@ -70,6 +70,21 @@ describe('coattail without a command', () => {
   });
 });
 
+describe('other commands', () => {
+  it('checkpoints list of a local folder that does not exist fails in one line (a typo, not a job without checkpoints)', async () => {
+    const missing = join(work, 'no-such-folder');
+    const result = await runCli(['checkpoints', 'list', missing], { cwd: work });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`coattail: no checkpoint folder at ${missing}`);
+  });
+
+  it('alerts takes --dynamodb-endpoint, the spelling of coattail run, as --endpoint', async () => {
+    const result = await runCli(['alerts', '--endpoint', 'http://127.0.0.1:1', '--dynamodb-endpoint', 'http://127.0.0.1:2'], { cwd: work });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('coattail: --endpoint and --dynamodb-endpoint name different endpoints: give one');
+  });
+});
+
 describe('empty folder flags', () => {
   it('-o "" is refused instead of writing the tables into the current directory', async () => {
     const tape = smallTape();
