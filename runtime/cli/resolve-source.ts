@@ -76,6 +76,7 @@ function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source
     const rule = GENERATOR_OPTIONS[key];
     if (rule === undefined) throw new CoattailError('BAD_ARGUMENT', `unknown generator option "${key}"`);
     if (!rule.accepts(number)) throw new CoattailError('BAD_ARGUMENT', `generator option "${part}" must be ${rule.meaning}`);
+    if (params.has(key)) throw new CoattailError('BAD_ARGUMENT', `generator option "${key}" is given twice`);
     params.set(key, number);
   }
   const events = params.get('events') ?? Number.MAX_SAFE_INTEGER;

@@ -48,6 +48,7 @@ describe('generator source URIs', () => {
 
   test('names the option that is wrong', async () => {
     await expect(resolveSource('generator:events=10,begin=5')).rejects.toThrow('unknown generator option "begin"');
+    await expect(resolveSource('generator:events=10,seed=1,events=20')).rejects.toThrow('generator option "events" is given twice');
     await expect(resolveSource('generator:events=10,start=soon')).rejects.toThrow('bad generator option "start=soon"');
   });
 
