@@ -29,14 +29,16 @@ export class WatermarkCeiling {
 
   private minimum(): number {
     let minimum = Number.POSITIVE_INFINITY;
+    let maximum = Number.NEGATIVE_INFINITY;
     let active = 0;
     for (let split = 0; split < this.splits.count(); split++) {
+      const watermark = this.splits.watermark(split);
+      if (watermark > maximum) maximum = watermark;
       if (!this.splits.active(split)) continue;
       active++;
-      const watermark = this.splits.watermark(split);
       if (watermark < minimum) minimum = watermark;
     }
-    // A gate whose splits are all idle holds its watermark.
-    return active === 0 ? Number.NEGATIVE_INFINITY : minimum;
+    // A gate whose splits are all idle forwards the highest watermark they reached (watermark-gate.ts).
+    return active === 0 ? maximum : minimum;
   }
 }

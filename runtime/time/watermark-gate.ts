@@ -42,15 +42,20 @@ export class WatermarkGate {
 
   private recompute(): boolean {
     let minimum = Number.POSITIVE_INFINITY;
+    let maximum = Number.NEGATIVE_INFINITY;
     let active = 0;
     for (const split of this.splits) {
+      if (split.watermark > maximum) maximum = split.watermark;
       if (split.idle) continue;
       active++;
       if (split.watermark < minimum) minimum = split.watermark;
     }
-    // With every split idle there is no evidence of progress: hold the watermark where it is.
-    if (active === 0 || minimum <= this.current) return false;
-    this.current = minimum;
+    // With every split idle none will advance until it delivers again, so what each has already reached is safe:
+    // forward the highest (Flink's StatusWatermarkValve does the same). Holding the minimum instead kept a split
+    // that went idle together with one that never had data stuck at the empty one's -Infinity.
+    const forwarded = active === 0 ? maximum : minimum;
+    if (forwarded <= this.current) return false;
+    this.current = forwarded;
     return true;
   }
 }

@@ -66,6 +66,19 @@ describe('watermark gate', () => {
     expect(gate.current).toBe(90);
   });
 
+  it('forwards the highest split watermark once every split is idle, whichever went idle first (as Flink)', () => {
+    // A split with data and one that never had any go idle together; the one with data first.
+    const gate = gateWith(2);
+    gate.advance(0, 70);
+    expect(gate.current).toBe(Number.NEGATIVE_INFINITY);
+    expect(gate.setIdle(0, true)).toBe(false);
+    expect(gate.setIdle(1, true)).toBe(true);
+    expect(gate.current).toBe(70);
+    // Data on the empty split makes it active again; it cannot pull the watermark back.
+    expect(gate.advance(1, 10)).toBe(false);
+    expect(gate.current).toBe(70);
+  });
+
   it('never lowers a split watermark when an older stamp arrives', () => {
     const gate = gateWith(1);
     gate.advance(0, 500);
