@@ -2,12 +2,10 @@
 // mutated trade lines. Needs `npm run build` first: the engine modules are the built ones in dist/.
 //   node scripts/fuzz-quality.mjs --seeds 1-200 --lines 100000 [--max 20]
 // Prints each mismatch (minimized where the line mismatches on its own) and exits 1 if there is any.
-import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { importSupportModule, root } from './bundle-support.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ENGINE_FOLDERS = ['runtime', 'jobs', 'connectors', 'operators'];
 
 /**
@@ -52,20 +50,7 @@ function parseArgs(argv) {
 
 async function loadFuzzer() {
   if (!existsSync(join(root, 'dist', 'runtime', 'index.js'))) throw new Error('dist/ is missing: run npm run build first');
-  // Three folders below the root, like the chaos bundle, so that `coattail` resolves to this package's dist/.
-  const bundled = join(root, 'dist', 'test', 'fuzz', 'quality-fuzz.mjs');
-  await build({
-    entryPoints: [join(root, 'test', 'support', 'quality-fuzz.ts')],
-    outfile: bundled,
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-    plugins: [engineFromDist],
-  });
-  return import(pathToFileURL(bundled).href);
+  return importSupportModule('quality-fuzz', 'fuzz', [engineFromDist]);
 }
 
 async function main() {
