@@ -6,17 +6,13 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { assertBuilt, JOB_ALL, RUN_TIMEOUT, runCli, runCliToEnd, startCli, waitWhileRunning } from './support/cli.js';
-import { runArguments, stopRunAt, storeOf, type RunPlace } from './support/checkpointed-run.js';
+import { assertBuilt, RUN_TIMEOUT, runCli, runCliToEnd, startCli, waitWhileRunning } from './support/cli.js';
+import { PACED_SPEED, pacedSource, placeFor, runArguments, stopRunAt, storeOf, uninterruptedRun, type RunPlace } from './support/checkpointed-run.js';
 import { comparableSummary, hiddenPartFiles, readSummary, readTables, tableDifferences, type Tables } from './support/tables.js';
 
-/**
- * A paced tape: 30,000 events at 200 a second of event time, replayed 25x, so every run of it lasts about 6 s on any
- * machine, and a run killed right after its restore step still has most of the tape ahead of it. 2 % bad records put
- * DLQ rows into every checkpoint's output.
- */
-const SPEED = ['--speed', '25'];
-const PACED = `generator:events=30000,seed=71,bad=0.02,rate=200,start=${Date.UTC(2026, 1, 2, 8, 0, 0)}`;
+/** A paced tape (checkpointed-run.ts): a run killed right after its restore step still has most of it ahead. */
+const SPEED = PACED_SPEED;
+const PACED = pacedSource(71);
 
 let workDir: string;
 let reference: { tables: Tables; summary: Record<string, unknown> };
@@ -24,9 +20,7 @@ let reference: { tables: Tables; summary: Record<string, unknown> };
 beforeAll(async () => {
   assertBuilt();
   workDir = await mkdtemp(path.join(os.tmpdir(), 'coattail-e2e-older-restore-'));
-  const outDir = path.join(workDir, 'uninterrupted');
-  await runCliToEnd(['run', JOB_ALL, '-s', PACED, '-o', outDir, '-f', 'jsonl', '-p', '2', '-q', '--no-checkpoints', ...SPEED]);
-  reference = { tables: await readTables(outDir, 'jsonl'), summary: await readSummary(outDir) };
+  reference = await uninterruptedRun(PACED, path.join(workDir, 'uninterrupted'), SPEED);
 }, RUN_TIMEOUT);
 
 afterAll(async () => {
@@ -35,13 +29,7 @@ afterAll(async () => {
 
 describe('restoring an older checkpoint, killed before its first checkpoint', { timeout: RUN_TIMEOUT }, () => {
   test('--restore latest then restores that older checkpoint again, not a newer one whose output is gone', async () => {
-    const place: RunPlace = {
-      tape: '',
-      source: PACED,
-      outDir: path.join(workDir, 'out'),
-      checkpointDir: path.join(workDir, 'checkpoints'),
-      format: 'jsonl',
-    };
+    const place = placeFor(PACED, workDir, 'run');
     const store = storeOf(place);
     // Three completed checkpoints mid-tape, the two newer ones with committed output.
     await stopRunAt(place, runArguments(place, 2, SPEED, '100ms'), {

@@ -7,13 +7,12 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { assertBuilt, JOB_ALL, RUN_TIMEOUT, runCli, runCliToEnd, startCli, waitWhileRunning } from './support/cli.js';
-import { runArguments, storeOf, type RunPlace } from './support/checkpointed-run.js';
+import { assertBuilt, RUN_TIMEOUT, runCli, startCli, waitWhileRunning } from './support/cli.js';
+import { PACED_SPEED, pacedSource, placeFor, runArguments, storeOf, uninterruptedRun } from './support/checkpointed-run.js';
 import { comparableSummary, hiddenPartFiles, readSummary, readTables, tableDifferences, type Tables } from './support/tables.js';
 
-/** A paced tape (30,000 events at 200 a second of event time, replayed 25x): about 6 s on any machine, 2 % bad records. */
-const SPEED = ['--speed', '25'];
-const PACED = `generator:events=30000,seed=73,bad=0.02,rate=200,start=${Date.UTC(2026, 1, 2, 8, 0, 0)}`;
+const SPEED = PACED_SPEED;
+const PACED = pacedSource(73);
 
 let workDir: string;
 let reference: { tables: Tables; summary: Record<string, unknown> };
@@ -21,9 +20,7 @@ let reference: { tables: Tables; summary: Record<string, unknown> };
 beforeAll(async () => {
   assertBuilt();
   workDir = await mkdtemp(path.join(os.tmpdir(), 'coattail-e2e-restore-first-'));
-  const outDir = path.join(workDir, 'uninterrupted');
-  await runCliToEnd(['run', JOB_ALL, '-s', PACED, '-o', outDir, '-f', 'jsonl', '-p', '2', '-q', '--no-checkpoints', ...SPEED]);
-  reference = { tables: await readTables(outDir, 'jsonl'), summary: await readSummary(outDir) };
+  reference = await uninterruptedRun(PACED, path.join(workDir, 'uninterrupted'), SPEED);
 }, RUN_TIMEOUT);
 
 afterAll(async () => {
@@ -32,13 +29,7 @@ afterAll(async () => {
 
 describe('--restore latest with no completed checkpoint', { timeout: RUN_TIMEOUT }, () => {
   test('after a kill -9 before the first checkpoint, starts from the beginning and ends with the uninterrupted tables', async () => {
-    const place: RunPlace = {
-      tape: '',
-      source: PACED,
-      outDir: path.join(workDir, 'out'),
-      checkpointDir: path.join(workDir, 'checkpoints'),
-      format: 'jsonl',
-    };
+    const place = placeFor(PACED, workDir, 'killed');
     // A 1 h interval: the run writes parts (hidden until a checkpoint commits them) but never checkpoints before the kill.
     const running = startCli(runArguments(place, 2, SPEED, '1h'));
     await waitWhileRunning(running, async () => (await hiddenPartFiles(place.outDir)).length > 0, 'a part file in progress');
@@ -55,13 +46,7 @@ describe('--restore latest with no completed checkpoint', { timeout: RUN_TIMEOUT
   });
 
   test('a checkpoint folder that was never made is the same: nothing to restore yet', async () => {
-    const place: RunPlace = {
-      tape: '',
-      source: PACED,
-      outDir: path.join(workDir, 'never-out'),
-      checkpointDir: path.join(workDir, 'never-checkpoints'),
-      format: 'jsonl',
-    };
+    const place = placeFor(PACED, workDir, 'never');
     const restored = await runCli(runArguments(place, 2, ['--restore', 'latest', ...SPEED], '1h'));
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stderr).toContain('starting from the beginning of the input');
@@ -70,13 +55,7 @@ describe('--restore latest with no completed checkpoint', { timeout: RUN_TIMEOUT
   });
 
   test('--restore chk-N of a checkpoint that does not exist still fails in one line', async () => {
-    const place: RunPlace = {
-      tape: '',
-      source: PACED,
-      outDir: path.join(workDir, 'missing-out'),
-      checkpointDir: path.join(workDir, 'missing-checkpoints'),
-      format: 'jsonl',
-    };
+    const place = placeFor(PACED, workDir, 'missing');
     const refused = await runCli(runArguments(place, 2, ['--restore', 'chk-4', ...SPEED]));
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);

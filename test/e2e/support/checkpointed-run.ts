@@ -1,8 +1,9 @@
 // Checkpointed runs of jobs/all.ts for the end-to-end tests: argument lists, and stopping a run at a chosen moment.
 import { openCheckpointStore, type CheckpointStore } from '../../../runtime/checkpoint/checkpoint-store.js';
 import type { CheckpointMetadata } from '../../../runtime/checkpoint/metadata.js';
-import { JOB_ALL, type CliResult, type RunningCli, sleep, startCli, waitWhileRunning } from './cli.js';
-import type { OutputFormat } from './tables.js';
+import path from 'node:path';
+import { JOB_ALL, type CliResult, type RunningCli, runCliToEnd, sleep, startCli, waitWhileRunning } from './cli.js';
+import { readSummary, readTables, type OutputFormat, type Tables } from './tables.js';
 
 export interface RunPlace {
   /** The input file, read as `-s file:<tape>` unless `source` names another source. */
@@ -41,6 +42,28 @@ export function runArguments(place: RunPlace, parallelism: number, extra: readon
 /** The same job over the same tape with no checkpoints at all: the reference an interrupted run must match. */
 export function uninterruptedArguments(tape: string, outDir: string, format: OutputFormat, parallelism: number): string[] {
   return ['run', JOB_ALL, '-s', `file:${tape}`, '-o', outDir, '-f', format, '-p', String(parallelism), '-q', '--no-checkpoints'];
+}
+
+/** Replays paced tapes 25x: a 30,000-event tape at 200 events a second of event time lasts about 6 s on any machine. */
+export const PACED_SPEED: readonly string[] = ['--speed', '25'];
+
+/**
+ * A paced generator tape of 30,000 events with 2 % bad records (DLQ rows in every checkpoint's output), its event
+ * time fixed, so a run can be stopped mid-tape at a chosen moment and its end still compared with another run's.
+ */
+export function pacedSource(seed: number): string {
+  return `generator:events=30000,seed=${seed},bad=0.02,rate=200,start=${Date.UTC(2026, 1, 2, 8, 0, 0)}`;
+}
+
+/** Tables and summary under `folder/<name>-out`, checkpoints in `folder/<name>-checkpoints`, JSON Lines. */
+export function placeFor(source: string, folder: string, name: string): RunPlace {
+  return { tape: '', source, outDir: path.join(folder, `${name}-out`), checkpointDir: path.join(folder, `${name}-checkpoints`), format: 'jsonl' };
+}
+
+/** What an uninterrupted run of `source` at -p 2 writes (JSON Lines, no checkpoints): what interrupted runs must match. */
+export async function uninterruptedRun(source: string, outDir: string, extra: readonly string[]): Promise<{ tables: Tables; summary: Record<string, unknown> }> {
+  await runCliToEnd(['run', JOB_ALL, '-s', source, '-o', outDir, '-f', 'jsonl', '-p', '2', '-q', '--no-checkpoints', ...extra]);
+  return { tables: await readTables(outDir, 'jsonl'), summary: await readSummary(outDir) };
 }
 
 export function storeOf(place: RunPlace): CheckpointStore {
