@@ -38,7 +38,7 @@ export interface AllJobsOptions {
   readonly markdownPath: string;
 }
 
-interface Tape {
+export interface Tape {
   readonly path: string;
   readonly events: number;
 }
@@ -65,7 +65,7 @@ interface Run {
 }
 
 /** Writes the tape with `coattail generate` unless bench/data already holds it; a partial file is never reused. */
-async function ensureTape(events: number, rate = DEFAULT_RATE): Promise<Tape> {
+export async function ensureTape(events: number, rate = DEFAULT_RATE): Promise<Tape> {
   const directory = join(REPO_ROOT, 'bench', 'data');
   const path = join(directory, `all-${events}-s${SEED}${rate === DEFAULT_RATE ? '' : `-r${rate}`}.jsonl`);
   if (existsSync(path)) return { path, events };

@@ -7,8 +7,9 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rena
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTape } from './all-jobs.js';
 import { ensureTrades } from './generate-trades.js';
-import { CLI, REPO_ROOT, median, runCli, runNodeProcess } from './run-process.js';
+import { REPO_ROOT, median, runCli, runNodeProcess } from './run-process.js';
 
 type SuiteName = 'window' | 'all';
 
@@ -49,13 +50,7 @@ async function suiteOf(name: SuiteName): Promise<Suite> {
     };
   }
   // The parse-only baseline stops at the first malformed line, and this tape has them: the reference reads it all.
-  const tape = join(DATA, 'all-1000000-s7.jsonl');
-  if (!existsSync(tape)) {
-    const partial = `${tape}.partial-${process.pid}.jsonl`;
-    const run = await runNodeProcess(CLI, ['generate', '--events', '1000000', '--seed', '7', '--out', partial]);
-    if (run.exitCode !== 0) throw new Error(`coattail generate failed: ${run.stderr.trim()}`);
-    renameSync(partial, tape);
-  }
+  const tape = (await ensureTape(1_000_000)).path;
   return {
     name,
     title: 'jobs/all.ts against the single-threaded reference (bench/baselines/reference.ts)',
