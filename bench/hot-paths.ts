@@ -13,6 +13,7 @@ import { OrderedStage } from '../runtime/exec/ordered-stage.js';
 import { CounterRegistry } from '../runtime/exec/metrics.js';
 import { dedupeHash } from '../runtime/exec/dedupe-index.js';
 import type { DecodeResult } from '../runtime/exec/decode-stage.js';
+import { StringColumn } from '../runtime/exec/typed-column.js';
 
 const TRADE_FIELDS = ['event_id', 'exchange', 'symbol', 'price', 'quantity', 'quote_volume', 'side', 'timestamp', 'ingestion_timestamp'];
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }).latin1Slice;
@@ -76,6 +77,13 @@ function lineCost(mode: LineMode, file: string, rounds: number): number {
   });
 }
 
+/** Ids as the decode stage sends them: code units and ends. */
+function codeUnits(ids: readonly string[]): { chars: Uint16Array; ends: Uint32Array } {
+  const column = new StringColumn();
+  for (const id of ids) column.push(id);
+  return column.take();
+}
+
 function orderedStage(rounds: number): void {
   const count = 1_000_000;
   const chunk = 5_000;
@@ -86,7 +94,7 @@ function orderedStage(rounds: number): void {
     const times = Float64Array.from(ids, (_, i) => 1.7e12 + first + i);
     results.push({
       chunkSeq: 0, recordsIn: chunk, counters: {}, orderedCount: chunk, targets: [],
-      dedupeKeys: ids, dedupeHashes: Uint32Array.from(ids, dedupeHash), dedupeTimes: times, eventTimes: times,
+      dedupeKeys: codeUnits(ids), dedupeHashes: Uint32Array.from(ids, dedupeHash), dedupeTimes: times, eventTimes: times,
     });
   }
   const times: number[] = [];

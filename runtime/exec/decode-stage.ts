@@ -14,7 +14,7 @@ import { annotateStepError } from './step-error.js';
 import { ChunkPreAggregator, type PartialAggregate } from './pre-aggregation.js';
 import { dedupeHash } from './dedupe-index.js';
 import { clearCurrentLine, currentLine } from '../formats/current-line.js';
-import { TypedColumn } from './typed-column.js';
+import { StringColumn, TypedColumn } from './typed-column.js';
 
 export interface DecodeRequest {
   readonly chunkSeq: number;
@@ -41,7 +41,8 @@ export interface DecodeResult {
   readonly recordsIn: number;
   readonly counters: Record<string, number>;
   readonly orderedCount: number;
-  readonly dedupeKeys?: string[];
+  /** The dedupe key of each ordered record as UTF-16 code units; key k ends at `dedupeKeys.ends[k]`. */
+  readonly dedupeKeys?: { readonly chars: Uint16Array; readonly ends: Uint32Array };
   /** dedupeHash of each key, computed here so the coordinator's ordered stage does not hash them. */
   readonly dedupeHashes?: Uint32Array;
   readonly dedupeTimes?: Float64Array;
@@ -101,7 +102,7 @@ export class DecodeStage {
   private readonly builders = new Map<number, TargetBuilder>();
   private readonly preAggregator: ChunkPreAggregator;
   private orderedCount = 0;
-  private dedupeKeys: string[] = [];
+  private readonly dedupeKeys = new StringColumn();
   private readonly dedupeHashes = new TypedColumn(Uint32Array);
   private readonly dedupeTimes = new TypedColumn(Float64Array);
   private readonly eventTimes = new TypedColumn(Float64Array);
@@ -216,7 +217,7 @@ export class DecodeStage {
     for (const builder of this.targets) builder.clear();
     this.targets = [];
     this.orderedCount = 0;
-    this.dedupeKeys = [];
+    this.dedupeKeys.clear();
     this.dedupeHashes.clear();
     this.dedupeTimes.clear();
     this.eventTimes.clear();
@@ -330,7 +331,7 @@ export class DecodeStage {
       counters: this.metrics.drain(),
       orderedCount: this.orderedCount,
       ...(this.plan.dedupe
-        ? { dedupeKeys: this.dedupeKeys, dedupeHashes: this.dedupeHashes.take(), dedupeTimes: this.dedupeTimes.take() }
+        ? { dedupeKeys: this.dedupeKeys.take(), dedupeHashes: this.dedupeHashes.take(), dedupeTimes: this.dedupeTimes.take() }
         : {}),
       ...(this.plan.watermarks ? { eventTimes: this.eventTimes.take() } : {}),
       targets,
@@ -361,6 +362,7 @@ export function transferablesOf(result: DecodeResult): ArrayBuffer[] {
       target.eventTimes.buffer as ArrayBuffer,
     );
   }
+  if (result.dedupeKeys) transfer.push(result.dedupeKeys.chars.buffer as ArrayBuffer, result.dedupeKeys.ends.buffer as ArrayBuffer);
   if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
   if (result.dedupeHashes) transfer.push(result.dedupeHashes.buffer as ArrayBuffer);
   if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);

@@ -3,6 +3,7 @@
 // segments are dropped whole once they fall behind the horizon.
 
 import { DedupeIndex, dedupeHash } from './dedupe-index.js';
+import { IdArena } from './id-arena.js';
 
 export interface DedupeSegmentData {
   /** Ids joined with `\n`, escaped by `encodeIds` so any id survives. */
@@ -11,7 +12,10 @@ export interface DedupeSegmentData {
 }
 
 interface Segment {
-  readonly ids: string[];
+  /** Arena position of the first id; each id ends where the next begins. */
+  readonly start: number;
+  /** Arena position after each id. */
+  readonly ends: Float64Array;
   /** dedupeHash of each id (not stored in checkpoints: computed again on restore). */
   readonly hashes: Uint32Array;
   readonly times: Float64Array;
@@ -35,52 +39,67 @@ function decodeIds(text: string): string[] {
   return text.split('\n').map((id) => (id.includes('\\') ? id.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\')) : id));
 }
 
-function emptySegment(): Segment {
+function emptySegment(start: number, size = SEGMENT_IDS): Segment {
   return {
-    ids: new Array<string>(SEGMENT_IDS),
-    hashes: new Uint32Array(SEGMENT_IDS),
-    times: new Float64Array(SEGMENT_IDS),
+    start,
+    ends: new Float64Array(size),
+    hashes: new Uint32Array(size),
+    times: new Float64Array(size),
     count: 0,
     maxTime: Number.NEGATIVE_INFINITY,
   };
 }
 
 export class DedupeJournal {
+  /** The code units of every id the segments hold, oldest first. */
+  private readonly arena = new IdArena();
   /** id -> event time of its first passed occurrence. */
-  private readonly seen = new DedupeIndex();
+  private readonly seen = new DedupeIndex(this.arena);
   private readonly segments: Segment[] = [];
-  private open: Segment = emptySegment();
+  private open: Segment = emptySegment(0);
+  /** Code units of an id being restored. */
+  private scratch = new Uint16Array(256);
 
   /** Ids kept now. */
   get size(): number {
     return this.seen.size;
   }
 
-  /** The event time the id passed at, if it is kept. `hash` is dedupeHash(id). */
-  firstTime(id: string, hash: number): number | undefined {
-    return this.seen.get(id, hash);
+  /** The event time the id `source[start, end)` passed at, if it is kept. `hash` is dedupeHash of the id. */
+  firstTime(source: Uint16Array, start: number, end: number, hash: number): number | undefined {
+    return this.seen.get(source, start, end - start, hash);
   }
 
   /** Record a passed id (new, or seen again beyond the horizon). */
-  add(id: string, hash: number, time: number): void {
-    this.seen.set(id, hash, time);
-    const open = this.open;
-    const index = open.count++;
-    open.ids[index] = id;
-    open.hashes[index] = hash;
-    open.times[index] = time;
-    if (time > open.maxTime) open.maxTime = time;
-    if (open.count === SEGMENT_IDS) this.seal();
+  add(source: Uint16Array, start: number, end: number, hash: number, time: number): void {
+    this.keep(this.open, source, start, end, hash, time);
+    if (this.open.count === SEGMENT_IDS) this.seal();
+  }
+
+  private keep(segment: Segment, source: Uint16Array, start: number, end: number, hash: number, time: number): void {
+    const position = this.arena.append(source, start, end);
+    this.seen.set(source, start, end - start, hash, time, position);
+    const index = segment.count++;
+    segment.ends[index] = position + (end - start);
+    segment.hashes[index] = hash;
+    segment.times[index] = time;
+    if (time > segment.maxTime) segment.maxTime = time;
   }
 
   /**
-   * Drop whole segments whose newest time is before `horizon`. An id is forgotten only if its current
-   * time is the one from the dropped segment (a later passing keeps it).
+   * Drop whole segments whose newest time is before `horizon`. An id is forgotten only if its newest copy is
+   * the dropped segment's (a later passing keeps it).
    */
   evictBefore(horizon: number): void {
     while (this.segments.length > 0 && this.segments[0]!.maxTime < horizon) {
       const segment = this.segments.shift()!;
-      for (let i = 0; i < segment.count; i++) this.seen.deleteIfTime(segment.ids[i]!, segment.hashes[i]!, segment.times[i]!);
+      let from = segment.start;
+      for (let i = 0; i < segment.count; i++) {
+        const end = segment.ends[i]!;
+        this.seen.deleteCopy(segment.hashes[i]!, from, end - from);
+        from = end;
+      }
+      this.arena.dropBefore(from);
     }
   }
 
@@ -90,9 +109,9 @@ export class DedupeJournal {
     if (open.count === 0) return;
     // Checkpoints seal segments early: keep only what they hold, not the full-size arrays.
     const count = open.count;
-    const sealed = count === SEGMENT_IDS ? open : { ...open, ids: open.ids.slice(0, count), hashes: open.hashes.slice(0, count), times: open.times.slice(0, count) };
+    const sealed = count === SEGMENT_IDS ? open : { ...open, ends: open.ends.slice(0, count), hashes: open.hashes.slice(0, count), times: open.times.slice(0, count) };
     this.segments.push(sealed);
-    this.open = emptySegment();
+    this.open = emptySegment(this.arena.end);
   }
 
   /**
@@ -105,7 +124,7 @@ export class DedupeJournal {
     const keys = this.segments.map((segment) => {
       if (segment.key) return segment.key;
       const key = keyFor(files.length);
-      files.push({ key, data: { ids: encodeIds(segment.ids), times: segment.times.slice() } });
+      files.push({ key, data: { ids: encodeIds(this.idsOf(segment)), times: segment.times.slice() } });
       return key;
     });
     return { keys, files };
@@ -118,18 +137,30 @@ export class DedupeJournal {
     });
   }
 
-  /** Rebuild from stored segments, oldest first. */
+  /** Rebuild from stored segments, oldest first (into a journal that holds nothing yet). */
   restore(segments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>): void {
     for (const { key, data } of segments) {
       const ids = decodeIds(data.ids);
-      const hashes = Uint32Array.from(ids, dedupeHash);
-      const times = Float64Array.from(data.times);
-      let maxTime = Number.NEGATIVE_INFINITY;
-      for (let i = 0; i < ids.length; i++) {
-        this.seen.set(ids[i]!, hashes[i]!, times[i]!);
-        if (times[i]! > maxTime) maxTime = times[i]!;
-      }
-      this.segments.push({ ids, hashes, times, count: ids.length, maxTime, key });
+      const segment = emptySegment(this.arena.end, ids.length);
+      ids.forEach((id, i) => {
+        if (id.length > this.scratch.length) this.scratch = new Uint16Array(id.length * 2);
+        for (let c = 0; c < id.length; c++) this.scratch[c] = id.charCodeAt(c);
+        this.keep(segment, this.scratch, 0, id.length, dedupeHash(id), data.times[i]!);
+      });
+      segment.key = key;
+      this.segments.push(segment);
     }
+    this.open = emptySegment(this.arena.end);
+  }
+
+  private idsOf(segment: Segment): string[] {
+    const ids = new Array<string>(segment.count);
+    let from = segment.start;
+    for (let i = 0; i < segment.count; i++) {
+      const end = segment.ends[i]!;
+      ids[i] = this.arena.text(from, end - from);
+      from = end;
+    }
+    return ids;
   }
 }

@@ -5,7 +5,6 @@ import type { DedupeSpec } from '../graph/logical-graph.js';
 import type { DecodeResult, TargetBatch } from './decode-stage.js';
 import type { Counter, Metrics } from '../graph/functions.js';
 import { DedupeJournal, type DedupeSegmentData } from './dedupe-journal.js';
-import { dedupeHash } from './dedupe-index.js';
 
 export interface OrderedStageState {
   /** Keys of the dedupe segments (shared checkpoint files), oldest first. */
@@ -41,10 +40,13 @@ export class OrderedStage {
     const { dedupeKeys, dedupeHashes, dedupeTimes, eventTimes } = result;
     for (let k = 0; k < count; k++) {
       before[k] = watermark;
-      if (dedupeKeys && this.isDuplicate(dedupeKeys[k]!, dedupeHashes ? dedupeHashes[k]! : dedupeHash(dedupeKeys[k]!), dedupeTimes![k]!)) {
-        duplicate[k] = 1;
-        this.duplicates?.inc();
-        continue;
+      if (dedupeKeys) {
+        const keyStart = k === 0 ? 0 : dedupeKeys.ends[k - 1]!;
+        if (this.isDuplicate(dedupeKeys.chars, keyStart, dedupeKeys.ends[k]!, dedupeHashes![k]!, dedupeTimes![k]!)) {
+          duplicate[k] = 1;
+          this.duplicates?.inc();
+          continue;
+        }
       }
       this.passed?.inc();
       if (eventTimes) {
@@ -58,14 +60,15 @@ export class OrderedStage {
     return result.targets.map((target) => stampsFor(target, before, duplicate));
   }
 
-  private isDuplicate(id: string, hash: number, time: number): boolean {
+  /** Whether the id `chars[start, end)` passed within the horizon before; if not, it passes now. */
+  private isDuplicate(chars: Uint16Array, start: number, end: number, hash: number, time: number): boolean {
     const horizon = this.dedupe!.withinMs;
-    let first = this.journal.firstTime(id, hash);
+    let first = this.journal.firstTime(chars, start, end, hash);
     // Forgotten once the newest event time is two horizons past it, whether or not its segment has been dropped
     // yet: segments end at checkpoints and at a size, and the outcome must not depend on where.
     if (first !== undefined && first < this.maxSeenTime - 2 * horizon) first = undefined;
     if (first !== undefined && time - first <= horizon) return true;
-    if (first === undefined || time > first) this.journal.add(id, hash, time);
+    if (first === undefined || time > first) this.journal.add(chars, start, end, hash, time);
     if (time > this.maxSeenTime) this.maxSeenTime = time;
     return false;
   }

@@ -47,3 +47,42 @@ export class TypedColumn<A extends NumberArray> {
     this.values = values;
   }
 }
+
+/**
+ * Strings appended as UTF-16 code units, with where each ends: a chunk's dedupe ids travel to the coordinator as
+ * two transferred typed arrays instead of a string each to clone, and stay code units there (id-arena.ts).
+ */
+export class StringColumn {
+  private chars = new Uint16Array(1 << 15);
+  private length = 0;
+  private readonly ends = new TypedColumn(Uint32Array);
+
+  push(text: string): void {
+    const end = this.length + text.length;
+    if (end > this.chars.length) this.grow(end);
+    const chars = this.chars;
+    for (let i = 0, p = this.length; i < text.length; i++, p++) chars[p] = text.charCodeAt(i);
+    this.length = end;
+    this.ends.push(end);
+  }
+
+  /** Copies of the code units and the ends (arrays of their own, so they can be transferred), and the column emptied. */
+  take(): { chars: Uint16Array; ends: Uint32Array } {
+    const chars = this.chars.slice(0, this.length);
+    this.length = 0;
+    return { chars, ends: this.ends.take() };
+  }
+
+  clear(): void {
+    this.length = 0;
+    this.ends.clear();
+  }
+
+  private grow(needed: number): void {
+    let size = this.chars.length * 2;
+    while (size < needed) size *= 2;
+    const chars = new Uint16Array(size);
+    chars.set(this.chars.subarray(0, this.length));
+    this.chars = chars;
+  }
+}

@@ -5,11 +5,20 @@ import { CounterRegistry } from '../../runtime/exec/metrics.js';
 import { OrderedStage } from '../../runtime/exec/ordered-stage.js';
 import type { DecodeResult, TargetBatch } from '../../runtime/exec/decode-stage.js';
 import type { DedupeSpec } from '../../runtime/graph/logical-graph.js';
+import { dedupeHash } from '../../runtime/exec/dedupe-index.js';
+import { StringColumn } from '../../runtime/exec/typed-column.js';
 
 const NEG = Number.NEGATIVE_INFINITY;
 
 function dedupe(withinMs: number): DedupeSpec {
   return { key: () => '', timestamp: () => 0, withinMs, passedCounter: 'passed', duplicateCounter: 'duplicate' };
+}
+
+/** Ids as the decode stage sends them: code units and ends. */
+function codeUnits(ids: readonly string[]): { chars: Uint16Array; ends: Uint32Array } {
+  const column = new StringColumn();
+  for (const id of ids) column.push(id);
+  return column.take();
 }
 
 /** A decoded chunk whose ordered records all went to subtask 0, optionally with unordered records mixed in. */
@@ -29,7 +38,7 @@ function chunk(options: { ids?: string[]; times?: number[]; eventTimes?: number[
     recordsIn: count,
     counters: {},
     orderedCount: count,
-    ...(options.ids ? { dedupeKeys: options.ids, dedupeTimes: Float64Array.from(options.times!) } : {}),
+    ...(options.ids ? { dedupeKeys: codeUnits(options.ids), dedupeHashes: Uint32Array.from(options.ids, dedupeHash), dedupeTimes: Float64Array.from(options.times!) } : {}),
     ...(options.eventTimes ? { eventTimes: Float64Array.from(options.eventTimes) } : {}),
     targets: [target],
   };
