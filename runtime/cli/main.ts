@@ -55,8 +55,8 @@ export function buildProgram(): Command {
     .option('--restore <checkpoint>', 'latest | chk-N | N | path to a chk-N folder')
     .option('--tolerable-failed-checkpoints <n>', 'consecutive checkpoint failures before the job fails', nonNegativeInt('--tolerable-failed-checkpoints'), 3)
     .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// --out and --checkpoint-dir (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)')
-    .action(async (jobFile: string, options) => {
-      await runCommand(jobFile, { ...options, verbose: program.opts().verbose === true });
+    .action(async (jobFile: string, options, command: Command) => {
+      await runCommand(jobFile, { ...options, speedGiven: command.getOptionValueSource('speed') === 'cli', verbose: program.opts().verbose === true });
     });
 
   program

@@ -18,10 +18,15 @@ export interface SourceFlags {
 /** Trades per second of the simulated live market. */
 const LIVE_MARKET_RATE = 200;
 
-export async function resolveSource(uri: string, flags: SourceFlags = {}): Promise<Source> {
+/** The scheme of a source URI: `file` of `file:x.jsonl`, `generator` of `generator` or `generator:events=5`. */
+export function sourceScheme(uri: string): string {
   const colon = uri.indexOf(':');
-  const scheme = colon < 0 ? uri : uri.slice(0, colon);
-  const rest = colon < 0 ? '' : uri.slice(colon + 1);
+  return colon < 0 ? uri : uri.slice(0, colon);
+}
+
+export async function resolveSource(uri: string, flags: SourceFlags = {}): Promise<Source> {
+  const scheme = sourceScheme(uri);
+  const rest = scheme.length < uri.length ? uri.slice(scheme.length + 1) : '';
   switch (scheme) {
     case 'file':
       if (!rest) throw new CoattailError('BAD_ARGUMENT', 'file source needs a path: -s file:<path.jsonl>');

@@ -7,7 +7,7 @@ import { runJob, type RunStatus } from '../exec/coordinator.js';
 import { CODEC_NAMES, type CodecName } from '../transport/record-codec.js';
 import { applyEndpointFlags } from './aws-endpoints.js';
 import { feedCountersOf, formatFeedStatus } from './feed-report.js';
-import { resolveSource } from './resolve-source.js';
+import { resolveSource, sourceScheme } from './resolve-source.js';
 import { formatStatus, terminalStatus } from './status-line.js';
 import { endOnStopSignals, onStopSignals } from './stop-signals.js';
 
@@ -19,6 +19,8 @@ export interface RunFlags {
   readonly maxParallelism: number;
   readonly config?: string;
   readonly speed: number;
+  /** --speed was on the command line (its default of 1 is not). */
+  readonly speedGiven?: boolean;
   readonly decodeThreads?: number;
   readonly codec: string;
   readonly preAggregate: boolean;
@@ -70,6 +72,14 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');
+  // Flags of another source than the one chosen would do nothing; say so rather than run without them.
+  const scheme = sourceScheme(flags.source);
+  if (flags.bounded && scheme !== 'kinesis') {
+    throw new CoattailError('BAD_ARGUMENT', `--bounded applies to kinesis: sources only, not ${scheme}: (a file and generator:events=N end by themselves)`);
+  }
+  if (flags.speedGiven && scheme !== 'generator') {
+    throw new CoattailError('BAD_ARGUMENT', `--speed paces the generator source only, not ${scheme}: (a file is read as fast as the job goes)`);
+  }
   // One endpoint per service for every use in the run: checkpoints, tables, the source, --dlq and --alerts.
   await applyEndpointFlags(flags);
   const source = await resolveSource(flags.source, {

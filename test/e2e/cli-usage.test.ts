@@ -116,6 +116,24 @@ describe('empty folder flags', () => {
     expect(asOut.stderr.trim()).toBe(`coattail: --out must be a folder, but ${file} is a file`);
     expect(readdirSync(work).sort()).toEqual(['a-file', 'tape.jsonl']);
   });
+
+  it('refuses --bounded and --speed with a source they do nothing for, in one line', async () => {
+    const tape = smallTape();
+    const out = join(work, 'out');
+    const bounded = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '--bounded', '-o', out, '--no-checkpoints', '-p', '1'], { cwd: work });
+    expect(bounded.code).toBe(2);
+    expect(bounded.stderr.trim()).toBe('coattail: --bounded applies to kinesis: sources only, not file: (a file and generator:events=N end by themselves)');
+    const speed = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '--speed', '10', '-o', out, '--no-checkpoints', '-p', '1'], { cwd: work });
+    expect(speed.code).toBe(2);
+    expect(speed.stderr.trim()).toBe('coattail: --speed paces the generator source only, not file: (a file is read as fast as the job goes)');
+    expect(readdirSync(work).sort()).toEqual(['tape.jsonl']);
+    // The generator takes --speed; its default value alone is not "given".
+    const paced = await runCli(['run', ALL_JOB, '-s', 'generator:events=5,seed=1', '--speed', '1000', '-o', out, '-f', 'jsonl', '--no-checkpoints', '-p', '1', '-q'], { cwd: work });
+    expect(paced.stderr).toBe('');
+    expect(paced.code).toBe(0);
+    const plain = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', out, '-f', 'jsonl', '--no-checkpoints', '-p', '1', '-q'], { cwd: work });
+    expect(plain.code).toBe(0);
+  });
 });
 
 describe('a run with many threads', () => {
