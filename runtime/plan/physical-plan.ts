@@ -132,7 +132,12 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     for (const edge of node.inputs) {
       const upstreamStage = stageOf(edge.node);
       if (upstreamStage === 'worker') {
-        if (edge.key) throw invalid(`"${node.uid}": a keyBy after a step that runs in the subtasks is not supported yet; key the stream once after the source`);
+        if (edge.key) {
+          throw invalid(
+            `keyBy "${edge.key.name}" after "${graph.node(edge.node).uid}" is a second shuffle, which the engine does not support yet: ` +
+              'key the stream once after the source and keep per-key state in that keyed step (docs/decisions.md §5)',
+          );
+        }
         inputs.push({ node: edge.node, edge });
         continue;
       }

@@ -78,7 +78,7 @@ describe('planner', () => {
     expect(error.message).toBe('"join" is keyed and needs keyBy(...) on its inputs');
   });
 
-  it('rejects a keyBy after a step that runs in the subtasks', () => {
+  it('rejects a keyBy after a step that runs in the subtasks, naming the keyBy and the step before it', () => {
     const error = planError((env) =>
       parse(env)
         .keyBy('by-k', (r) => r.k)
@@ -86,7 +86,9 @@ describe('planner', () => {
         .keyBy('again', (r) => r.k)
         .process('second', { processElement() {} }),
     );
-    expect(error.message).toContain('"second": a keyBy after a step that runs in the subtasks is not supported yet');
+    expect(error.message).toBe(
+      'keyBy "again" after "first" is a second shuffle, which the engine does not support yet: key the stream once after the source and keep per-key state in that keyed step (docs/decisions.md §5)',
+    );
   });
 
   it('rejects a job without a source or with two', () => {
