@@ -2,6 +2,7 @@
 import type { PendingCommit, SinkContext, SinkWriter } from '../../runtime/api/sink.js';
 import type { TableRow, TableSchema } from '../../runtime/api/table.js';
 import { CoattailError } from '../../runtime/errors.js';
+import { badTimestamp, badValue, isInt64, isTimestamp, nullInRequiredColumn } from './column-values.js';
 import { PartFileCommitter, type PartFile, type PartStorage } from './file-commit.js';
 
 export interface JsonlLimits {
@@ -16,7 +17,9 @@ const DEFAULT_FLUSH_BYTES = 1024 * 1024;
 
 const KIND_TIMESTAMP = 0;
 const KIND_TEXT = 1;
-const KIND_PLAIN = 2;
+const KIND_DOUBLE = 2;
+const KIND_INT64 = 3;
+const KIND_BOOLEAN = 4;
 const MILLISECONDS_PER_DAY = 86_400_000;
 const NULL_BYTES = Buffer.from('null');
 const QUOTE = 0x22;
@@ -24,16 +27,7 @@ const COLON = 0x3a;
 const DOT = 0x2e;
 const ZERO = 0x30;
 
-export function nullInRequiredColumn(table: string, column: string): CoattailError {
-  return new CoattailError('SINK_FAILED', `Table ${table}: column ${column} is not nullable but a row has no value for it`);
-}
-
-function badTimestamp(table: string, column: string, value: unknown): CoattailError {
-  return new CoattailError(
-    'SINK_FAILED',
-    `Table ${table}: timestamp column ${column} needs epoch milliseconds, got ${JSON.stringify(value) ?? String(value)}`,
-  );
-}
+const KIND_OF = { timestamp: KIND_TIMESTAMP, string: KIND_TEXT, json: KIND_TEXT, double: KIND_DOUBLE, int64: KIND_INT64, boolean: KIND_BOOLEAN } as const;
 
 /**
  * Encodes rows as JSON lines straight into one growing byte buffer. Writing bytes instead of
@@ -58,9 +52,7 @@ export class JsonlEncoder {
     // Pre-encoded `{"name":` / `,"name":` fragments: per row only values need formatting.
     this.prefixes = this.names.map((name, index) => Buffer.from(`${index === 0 ? '{' : ','}${JSON.stringify(name)}:`));
     this.nullable = schema.columns.map((column) => column.nullable === true);
-    this.kinds = schema.columns.map((column) =>
-      column.type === 'timestamp' ? KIND_TIMESTAMP : column.type === 'string' || column.type === 'json' ? KIND_TEXT : KIND_PLAIN,
-    );
+    this.kinds = schema.columns.map((column) => KIND_OF[column.type]);
     this.buffer = Buffer.allocUnsafeSlow(initialBytes);
   }
 
@@ -98,16 +90,21 @@ export class JsonlEncoder {
         if (!this.nullable[column]) throw nullInRequiredColumn(this.schema.name, names[column]!);
         this.copy(NULL_BYTES);
       } else if (kinds[column] === KIND_TIMESTAMP) {
-        if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > 8.64e15) {
-          throw badTimestamp(this.schema.name, names[column]!, value);
-        }
+        if (!isTimestamp(value)) throw badTimestamp(this.schema.name, names[column]!, value);
         this.writeTimestamp(value);
       } else if (kinds[column] === KIND_TEXT) {
         this.writeUtf8(JSON.stringify(typeof value === 'string' ? value : String(value)));
-      } else if (typeof value === 'number') {
+      } else if (kinds[column] === KIND_DOUBLE) {
+        if (typeof value !== 'number') throw badValue(this.schema.name, this.schema.columns[column]!, value);
         this.writeUtf8(Number.isFinite(value) ? String(value) : 'null');
+      } else if (kinds[column] === KIND_INT64) {
+        if (!isInt64(value)) throw badValue(this.schema.name, this.schema.columns[column]!, value);
+        // Beyond 2^53 String() gives the shortest text of the double (9223372036854775000), which a reader
+        // taking the column as a 64-bit integer reads as another number than Parquet holds: write every digit.
+        this.writeUtf8(Number.isSafeInteger(value) ? String(value) : BigInt(value).toString());
       } else {
-        this.writeUtf8(JSON.stringify(value));
+        if (typeof value !== 'boolean') throw badValue(this.schema.name, this.schema.columns[column]!, value);
+        this.writeUtf8(value ? 'true' : 'false');
       }
     }
     this.ensure(2);

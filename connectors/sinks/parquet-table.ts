@@ -9,7 +9,7 @@ import type { PendingCommit, SinkContext, SinkWriter } from '../../runtime/api/s
 import type { ColumnSpec, ColumnType, TableRow, TableSchema } from '../../runtime/api/table.js';
 import { CoattailError } from '../../runtime/errors.js';
 import { PartFileCommitter, type PartStorage } from './file-commit.js';
-import { nullInRequiredColumn } from './jsonl-table.js';
+import { badTimestamp, badValue, isInt64, isTimestamp, nullInRequiredColumn } from './column-values.js';
 
 export interface ParquetLimits {
   /** Rows buffered per partition before they are written as one part (one row group). */
@@ -46,13 +46,6 @@ export function arrowSchemaOf(schema: TableSchema): Schema {
   return new Schema(schema.columns.map((column) => new Field(column.name, arrowType(column.type), column.nullable === true)));
 }
 
-function badValue(table: string, column: ColumnSpec, value: unknown): CoattailError {
-  return new CoattailError(
-    'SINK_FAILED',
-    `Table ${table}: column ${column.name} is ${column.type} but a row holds ${JSON.stringify(value) ?? String(value)}`,
-  );
-}
-
 /** Validity bits are only allocated once a column meets its first null. */
 class Validity {
   bitmap: Uint8Array | undefined;
@@ -78,17 +71,18 @@ function encodeInt64(rows: readonly TableRow[], column: ColumnSpec, table: strin
   const low = new Uint32Array(buffer);
   const high = new Int32Array(buffer);
   const name = column.name;
-  const isTimestamp = column.type === 'timestamp';
+  const isTimestampColumn = column.type === 'timestamp';
   for (let index = 0; index < rows.length; index++) {
     let value = rows[index]![name];
     if (value === null || value === undefined) {
       validity.markNull(index);
       continue;
     }
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw badValue(table, column, value);
-    if (!Number.isInteger(value)) {
-      if (!isTimestamp) throw badValue(table, column, value);
-      value = Math.floor(value);
+    if (isTimestampColumn) {
+      if (!isTimestamp(value)) throw badTimestamp(table, name, value);
+      value = Math.trunc(value); // as Date and the JSON Lines writer do
+    } else if (!isInt64(value)) {
+      throw badValue(table, column, value);
     }
     const upper = Math.floor(value / TWO_TO_32);
     low[index * 2] = value - upper * TWO_TO_32;
@@ -288,9 +282,7 @@ export class ParquetTableWriter implements SinkWriter<TableRow> {
     const value = column === undefined ? null : row[column];
     let day: number | null = null;
     if (column !== undefined && value !== null && value !== undefined) {
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw badValue(this.schema.name, { name: column, type: 'timestamp' }, value);
-      }
+      if (!isTimestamp(value)) throw badTimestamp(this.schema.name, column, value);
       day = Math.floor(value / MILLISECONDS_PER_DAY);
     }
     let buffer = this.buffers.get(day);

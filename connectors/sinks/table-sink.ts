@@ -36,6 +36,9 @@ export function validateTableSchema(schema: TableSchema): void {
     if (partitionColumn?.type !== 'timestamp') {
       throw invalid(schema, `partitionBy must name a timestamp column, and ${schema.partitionBy} is not one`);
     }
+    // Readers add the `date=` folder as a column: DuckDB's would silently replace this one, Spark and Athena refuse both.
+    const shadowed = schema.columns.find((column) => column.name.toLowerCase() === 'date');
+    if (shadowed) throw invalid(schema, `the column ${shadowed.name} clashes with the date= partition readers add; rename it`);
   }
 }
 

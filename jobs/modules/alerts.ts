@@ -24,15 +24,19 @@ export interface AlertInput {
 
 const TTL_SECONDS = 24 * 60 * 60;
 const SEPARATOR = '\u001f'; // rare in names people type; fields holding it are hashed as JSON (alertId)
+/** A lone UTF-16 surrogate: hashing encodes it as UTF-8, where every one becomes U+FFFD. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * 32 hex chars of sha256(type, symbol, exchange, identity). Distinct alerts need distinct ids (stores key on
- * them, SPEC §5), but exchange names and event_ids are any strings and may hold the separator: then the fields
- * are hashed as a JSON array instead, which holds no raw U+001F, so it cannot equal a joined text either.
+ * them, SPEC §5), but exchange names and event_ids are any strings and may hold the separator or lone surrogates:
+ * then the fields are hashed as a JSON array instead, which holds no raw U+001F, so it cannot equal a joined text.
  */
 export function alertId(type: string, symbol: string, exchange: string | null, identity: string | number): string {
   const fields = [type, symbol, exchange ?? '', String(identity)];
-  const text = fields.some((field) => field.includes(SEPARATOR)) ? JSON.stringify(fields) : fields.join(SEPARATOR);
+  // JSON escapes lone surrogates as \udXXX, so event_ids that differ only in them keep distinct ids.
+  const asJson = fields.some((field) => field.includes(SEPARATOR) || LONE_SURROGATE.test(field));
+  const text = asJson ? JSON.stringify(fields) : fields.join(SEPARATOR);
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 

@@ -61,10 +61,11 @@ export function parseDuration(value: Duration, what = 'duration'): number {
   return parseRuntimeDuration(value, what);
 }
 
+// "finite": zod refuses YAML's .inf too, and "must be a number > 0" read wrong for it.
 const numberAbove = (minimum: number) =>
-  z.number({ error: `must be a number > ${minimum}` }).gt(minimum, { error: `must be a number > ${minimum}` });
+  z.number({ error: `must be a finite number > ${minimum}` }).gt(minimum, { error: `must be a finite number > ${minimum}` });
 const numberAtLeast = (minimum: number) =>
-  z.number({ error: `must be a number >= ${minimum}` }).gte(minimum, { error: `must be a number >= ${minimum}` });
+  z.number({ error: `must be a finite number >= ${minimum}` }).gte(minimum, { error: `must be a finite number >= ${minimum}` });
 const positiveInteger = z.int({ error: 'must be a whole number >= 1' }).gte(1, { error: 'must be a whole number >= 1' });
 const flag = z.boolean({ error: 'must be true or false' });
 const name = z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' });

@@ -52,6 +52,20 @@ function refuseFileAsFolder(flag: string, location: string): void {
   if (isFile) throw new CoattailError('BAD_ARGUMENT', `${flag} must be a folder, but ${location} is a file`);
 }
 
+/**
+ * `-c` is checked by the CLI, not only by jobs that load it: a job that never reads its configuration would
+ * otherwise run with a mistyped path unnoticed, and a folder would surface as "not valid YAML (EISDIR)".
+ */
+function refuseMissingConfig(path: string): void {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(path).isDirectory();
+  } catch {
+    throw new CoattailError('FILE_NOT_FOUND', `config file not found: ${path}`);
+  }
+  if (isFolder) throw new CoattailError('BAD_ARGUMENT', `--config must be a file, but ${path} is a folder`);
+}
+
 export async function runCommand(jobFile: string, flags: RunFlags): Promise<void> {
   if (flags.format !== 'parquet' && flags.format !== 'jsonl') {
     throw new CoattailError('BAD_ARGUMENT', `--format must be parquet or jsonl, got "${flags.format}"`);
@@ -69,6 +83,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   }
   refuseFileAsFolder('--out', flags.out);
   if (flags.checkpoints) refuseFileAsFolder('--checkpoint-dir', flags.checkpointDir);
+  if (flags.config !== undefined) refuseMissingConfig(flags.config);
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');

@@ -136,6 +136,39 @@ describe('empty folder flags', () => {
   });
 });
 
+describe('-c naming no configuration file', () => {
+  /** A job of the user's that never reads its configuration: the CLI alone must notice a wrong -c. */
+  function jobWithoutConfig(): string {
+    const file = join(work, 'lengths.ts');
+    writeFileSync(file, [
+      "import { defineJob, stdoutSink } from 'coattail';",
+      "export default defineJob('lengths', (env) => {",
+      "  env.source('trades').map('length', (raw: { text: string }) => raw.text.length).sinkTo('lengths', stdoutSink('lengths'));",
+      '});',
+    ].join('\n'));
+    return file;
+  }
+
+  it('a missing -c file is one line and a non-zero exit, also for a job that does not read its configuration', async () => {
+    const tape = smallTape();
+    const missing = join(work, 'no-such.yaml');
+    for (const job of [jobWithoutConfig(), ALL_JOB]) {
+      const result = await runCli(['run', job, '-s', `file:${tape}`, '-o', join(work, 'out'), '-c', missing, '--no-checkpoints', '-p', '1', '-q'], { cwd: work });
+      expect(result.timedOut).toBe(false);
+      expect(result.code, job).toBe(1);
+      expect(result.stderr.trim()).toBe(`coattail: config file not found: ${missing}`);
+    }
+    expect(readdirSync(work)).not.toContain('out');
+  });
+
+  it('-c naming a folder says so in one line rather than calling it invalid YAML', async () => {
+    const tape = smallTape();
+    const result = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', join(work, 'out'), '-c', work, '--no-checkpoints', '-p', '1', '-q'], { cwd: work });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(`coattail: --config must be a file, but ${work} is a folder`);
+  });
+});
+
 describe('a run with many threads', () => {
   it('prints nothing on stderr at -p 12 (no listener-leak warning for the threads piped into stdout and stderr)', async () => {
     const tape = smallTape();

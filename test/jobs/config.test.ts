@@ -56,8 +56,9 @@ describe('features configuration', () => {
   });
 
   it.each<[string, unknown, string]>([
-    ['a negative threshold', { volume: { z_threshold: -1 } }, 'x.yaml: volume.z_threshold must be a number > 0'],
-    ['a string threshold', { whale: { threshold: '100000' } }, 'x.yaml: whale.threshold must be a number > 0'],
+    ['a negative threshold', { volume: { z_threshold: -1 } }, 'x.yaml: volume.z_threshold must be a finite number > 0'],
+    ['an infinite threshold (YAML .inf)', { whale: { threshold: Infinity } }, 'x.yaml: whale.threshold must be a finite number > 0'],
+    ['a string threshold', { whale: { threshold: '100000' } }, 'x.yaml: whale.threshold must be a finite number > 0'],
     ['a bad duration', { spread: { window: 'soon' } }, 'x.yaml: spread.window must be a duration such as 500ms, 30s, 5m, 1h or a number of milliseconds'],
     ['a zero window', { volume: { window: '0s' } }, 'x.yaml: volume.window must be a duration > 0'],
     ['a window of half a millisecond', { volume: { window: 0.5 } }, 'x.yaml: volume.window must be a whole number of milliseconds'],
@@ -81,7 +82,7 @@ describe('features configuration', () => {
   it('reports every problem of a file on one line', () => {
     const path = writeConfig('two.yaml', 'volume:\n  z_threshold: 0\n  window: abc\n');
     const { message } = errorOf(() => loadFeatures(path));
-    expect(message).toBe(`${path}: volume.window must be a duration such as 500ms, 30s, 5m, 1h or a number of milliseconds; volume.z_threshold must be a number > 0`);
+    expect(message).toBe(`${path}: volume.window must be a duration such as 500ms, 30s, 5m, 1h or a number of milliseconds; volume.z_threshold must be a finite number > 0`);
     expect(message).not.toContain('\n');
   });
 

@@ -90,6 +90,9 @@ describe('alerts', () => {
     expect(alertId('volume_spike', 'AB-CD', 'x', 60_000)).not.toBe(alertId('volume_spike', 'AB-CD', 'x', 120_000));
     // Fields holding the U+001F separator must not blur into each other (SPEC §5: stores key on alert_id).
     expect(alertId('whale', 'AB-CD', 'x\u001fb', 'c@1')).not.toBe(alertId('whale', 'AB-CD', 'x', 'b\u001fc@1'));
+    // Nor may event_ids that differ only in lone surrogates (dedup keeps both): UTF-8 turns each into U+FFFD.
+    expect(alertId('whale', 'AB-CD', 'x', 'e\ud800@1')).not.toBe(alertId('whale', 'AB-CD', 'x', 'e\udbff@1'));
+    expect(alertId('whale', 'AB-CD', 'x', 'e\ud800@1')).not.toBe(alertId('whale', 'AB-CD', 'x', 'e\ufffd@1'));
   });
 
   it('sets ttl_epoch to detected_at plus 24 hours in epoch seconds and writes details as JSON text', () => {

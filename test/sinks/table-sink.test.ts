@@ -20,6 +20,9 @@ describe('table sink factory', () => {
       [{ ...tradesSchema, name: 'a/b' }, /the name must start/],
       [{ name: 't', columns: [] }, /at least one column/],
       [{ name: 't', columns: [{ name: 'a', type: 'string' }, { name: 'a', type: 'double' }] }, /appears twice/],
+      // The Hive partition column would hide it: DuckDB reads the folder's date, Spark and Athena refuse the table.
+      [{ ...tradesSchema, columns: [...tradesSchema.columns, { name: 'date', type: 'string' }] }, /the column date clashes with the date= partition/],
+      [{ ...tradesSchema, columns: [...tradesSchema.columns, { name: 'Date', type: 'string' }] }, /the column Date clashes with the date= partition/],
     ];
     for (const [schema, message] of cases) {
       expect(() => tableSink(schema)).toThrow(message);
