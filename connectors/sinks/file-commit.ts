@@ -198,11 +198,18 @@ export async function commitPending(storage: PartStorage, pending: PendingCommit
   }
 }
 
+/** The attempt id in a part's name (`.part-3-ab12cd34-00007.jsonl.inprogress` -> `ab12cd34`); undefined for other files. */
+export function attemptOf(relativePath: string): string | undefined {
+  const name = relativePath.slice(relativePath.lastIndexOf('/') + 1);
+  return /^\.?part-\d+-([A-Za-z0-9_]+)-\d+\./.exec(name)?.[1];
+}
+
 /**
  * On restore: delete the hidden parts of these tables that no kept pending commit lists, i.e. parts
- * written after the restored checkpoint. Returns how many files were deleted.
+ * written after the restored checkpoint, by the attempts in `ownAttempts` only: another job writing into the
+ * same folder keeps its parts in progress. Returns how many files were deleted.
  */
-export async function discardUncommitted(outDir: string, tableNames: string[], keep: PendingCommit[]): Promise<number> {
+export async function discardUncommitted(outDir: string, tableNames: string[], keep: PendingCommit[], ownAttempts: ReadonlySet<string>): Promise<number> {
   const storage = partStorageFor(outDir);
   const kept = new Set<string>();
   for (const pending of keep) {
@@ -211,7 +218,7 @@ export async function discardUncommitted(outDir: string, tableNames: string[], k
   let deleted = 0;
   for (const table of tableNames) {
     for (const file of await storage.list(table)) {
-      if (!isHiddenPart(file) || kept.has(file)) continue;
+      if (!isHiddenPart(file) || kept.has(file) || !ownAttempts.has(attemptOf(file) ?? '')) continue;
       await storage.remove(file);
       deleted++;
     }

@@ -91,7 +91,7 @@ function anyTableSink(schema: TableSchema, options: TableSinkOptions): SinkFacto
         }
       }
       for (const one of pending) await commitPending(storage, one);
-      await discardUncommitted(context.outDir, [schema.name], [...pending]);
+      await discardUncommitted(context.outDir, [schema.name], [...pending], context.ownAttempts);
     },
   };
 }

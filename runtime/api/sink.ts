@@ -27,6 +27,15 @@ export interface SinkWriter<T> {
   abort(): Promise<void>;
 }
 
+/** What a sink's `recover` is told about the run being restored. */
+export interface RecoverContext extends Pick<SinkContext, 'outDir' | 'format'> {
+  /**
+   * Attempt ids of the runs that checkpointed (or started to) in the restored checkpoint's folder. Only their
+   * in-progress output may be removed: another job may write into the same `--out` (decisions §23).
+   */
+  readonly ownAttempts: ReadonlySet<string>;
+}
+
 export interface SinkFactory<T> {
   /** Table or target name used in metrics and `_summary.json` row counts. */
   readonly name: string;
@@ -43,7 +52,7 @@ export interface SinkFactory<T> {
    * sink wrote after that checkpoint, so outputs match a run that was never interrupted.
    */
   recover?(
-    context: Pick<SinkContext, 'outDir' | 'format'>,
+    context: RecoverContext,
     pending: readonly PendingCommit[],
     /** Output of newer checkpoints the restore skipped (damaged): remove it, it will be written again. */
     revoked?: readonly PendingCommit[],

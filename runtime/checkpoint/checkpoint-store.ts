@@ -3,7 +3,7 @@
 import { CoattailError, describeError, isCoattailError } from '../errors.js';
 import type { CheckpointStorage } from './storage/storage.js';
 import { openCheckpointStorage } from './storage/index.js';
-import { abandonedKey, CHECKPOINT_FORMAT_VERSION, checkpointFolder, checkpointIdOf, metadataKey, type CheckpointMetadata } from './metadata.js';
+import { abandonedKey, ATTEMPTS_FOLDER, attemptKey, CHECKPOINT_FORMAT_VERSION, checkpointFolder, checkpointIdOf, metadataKey, type CheckpointMetadata } from './metadata.js';
 import { decodeState, encodeState } from './state-codec.js';
 import { basename, dirname, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -61,6 +61,17 @@ export class CheckpointStore {
   /** Mark a checkpoint as abandoned by the restore of `restoredCheckpointId` (before its output is removed). */
   async markAbandoned(checkpointId: number, restoredCheckpointId: number): Promise<void> {
     await this.storage.put(abandonedKey(checkpointId), encodeState({ restoredCheckpointId }));
+  }
+
+  /** Written before the run's sinks open: this folder's restores may then remove that attempt's in-progress parts. */
+  async registerAttempt(attemptId: string): Promise<void> {
+    await this.storage.put(attemptKey(attemptId), encodeState({ startedAt: new Date().toISOString() }));
+  }
+
+  /** Attempt ids of every run that checkpointed (or started to) in this folder. */
+  async attemptIds(): Promise<Set<string>> {
+    const keys = await this.storage.list(ATTEMPTS_FOLDER);
+    return new Set(keys.filter((key) => key.startsWith(ATTEMPTS_FOLDER)).map((key) => key.slice(ATTEMPTS_FOLDER.length)));
   }
 
   async putState(checkpointId: number, name: string, value: unknown): Promise<{ key: string; bytes: number }> {

@@ -74,6 +74,16 @@ export function abandonedKey(checkpointId: number): string {
   return `${checkpointFolder(checkpointId)}/_abandoned`;
 }
 
+/**
+ * Marks that a run with this attempt id wrote (or may have written) table parts while checkpointing here: a
+ * restore from this folder may remove that attempt's in-progress parts, and only those (decisions §23).
+ */
+export function attemptKey(attemptId: string): string {
+  return `${ATTEMPTS_FOLDER}${attemptId}`;
+}
+
+export const ATTEMPTS_FOLDER = 'attempts/';
+
 /** `chk-12/_metadata` -> 12 */
 export function checkpointIdOf(key: string): number | undefined {
   const match = /^chk-(\d+)\//.exec(key);

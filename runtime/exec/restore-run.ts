@@ -50,8 +50,9 @@ export async function prepareRestore(
     // committed, so the run starts from the beginning, as Flink's restart strategy and a Spark query on an empty
     // checkpointLocation do. Parts the interrupted run left in progress are removed.
     log(`no checkpoint in ${store.storage.location} to restore: starting from the beginning of the input`);
+    const context = { outDir: options.outDir, format: options.format, ownAttempts: await store.attemptIds() };
     for (const node of plan.graph.nodes) {
-      if (node.spec.kind === 'sink' && node.spec.factory.recover) await node.spec.factory.recover({ outDir: options.outDir, format: options.format }, [], []);
+      if (node.spec.kind === 'sink' && node.spec.factory.recover) await node.spec.factory.recover(context, [], []);
     }
     return undefined;
   }
@@ -88,9 +89,10 @@ export async function prepareRestore(
     }
     for (const [sink, list] of pendingBySink(newer)) revoked.set(sink, [...(revoked.get(sink) ?? []), ...list]);
   }
+  const context = { outDir: options.outDir, format: options.format, ownAttempts: await store.attemptIds() };
   for (const node of plan.graph.nodes) {
     if (node.spec.kind !== 'sink' || !node.spec.factory.recover) continue;
-    await node.spec.factory.recover({ outDir: options.outDir, format: options.format }, pending.get(node.uid) ?? [], revoked.get(node.uid) ?? []);
+    await node.spec.factory.recover(context, pending.get(node.uid) ?? [], revoked.get(node.uid) ?? []);
   }
 
   const byId = new Map(metadata.splits.map((split, index) => [split.splitId, { split, index }]));

@@ -1,7 +1,7 @@
 // kill -9 before a run's first checkpoint, then the same command with `--restore latest`: there is nothing to restore,
 // so the run starts from the beginning (as Flink's restart strategy and Spark's checkpointLocation do) and ends with
 // the uninterrupted tables, instead of failing with "no checkpoint to restore".
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -52,6 +52,18 @@ describe('--restore latest with no completed checkpoint', { timeout: RUN_TIMEOUT
     expect(restored.stderr).toContain('starting from the beginning of the input');
     expect(tableDifferences(await readTables(place.outDir, 'jsonl'), reference.tables)).toEqual({});
     expect((await readdir(place.checkpointDir)).some((name) => name.startsWith('chk-'))).toBe(true);
+  });
+
+  test("leaves alone another job's parts in progress in the same --out (only this checkpoint folder's runs are its own)", async () => {
+    const place = placeFor(PACED, workDir, 'shared-out');
+    // A part another job (checkpointing elsewhere) is still writing into a table both jobs share.
+    const othersPart = path.join(place.outDir, 'dlq', '.part-0-otherjob-00000.jsonl.inprogress');
+    await mkdir(path.dirname(othersPart), { recursive: true });
+    await writeFile(othersPart, '{"reason":"malformed"}\n');
+    const restored = await runCli(runArguments(place, 2, ['--restore', 'latest', ...SPEED], '1h'));
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await readFile(othersPart, 'utf8')).toBe('{"reason":"malformed"}\n');
+    expect(tableDifferences(await readTables(place.outDir, 'jsonl'), reference.tables)).toEqual({});
   });
 
   test('--restore chk-N of a checkpoint that does not exist still fails in one line', async () => {

@@ -27,22 +27,28 @@ describe('file commit protocol', () => {
     const later = (await writer.prepareCommit(2)) as Pending;
     await writer.write(tradeRows(10, 50));
     await writer.prepareCommit(3);
-    // The process dies here: no commit arrives. A file of somebody else must survive the clean-up.
+    // The process dies here: no commit arrives. A file of somebody else must survive the clean-up, and so must
+    // the part in progress of another job writing into the same folder (an attempt this restore does not own).
     await writeFile(path.join(folder, 'whale_trades', '.keep-me'), 'not ours');
+    const otherJob = await writerFor('parquet', 'otherjob', 1);
+    await otherJob.write(tradeRows(7, 100));
+    const otherPending = (await otherJob.prepareCommit(1)) as Pending;
 
     const pendingThroughCheckpoint = JSON.parse(JSON.stringify(kept)) as Pending;
     const before = (await listFiles(path.join(folder, 'whale_trades'))).filter((file) => file.endsWith('.inprogress'));
-    const deleted = await discardUncommitted(folder, ['whale_trades', 'missing_table'], [null, pendingThroughCheckpoint]);
-    expect(deleted).toBe(before.length - kept.files.length);
+    const deleted = await discardUncommitted(folder, ['whale_trades', 'missing_table'], [null, pendingThroughCheckpoint], new Set(['first']));
+    expect(deleted).toBe(before.length - kept.files.length - otherPending.files.length);
     expect(later.files.length).toBeGreaterThan(0);
 
     const remaining = (await listFiles(path.join(folder, 'whale_trades'))).map((file) => `whale_trades/${file}`);
-    expect(remaining.sort()).toEqual([...kept.files.map((file) => file.hidden), 'whale_trades/.keep-me'].sort());
+    const survivors = [...kept.files, ...otherPending.files].map((file) => file.hidden);
+    expect(remaining.sort()).toEqual([...survivors, 'whale_trades/.keep-me'].sort());
+    await otherJob.commit(otherPending);
 
     const restored = await writerFor('parquet', 'second');
     await restored.commit(pendingThroughCheckpoint);
     const visible = (await listFiles(path.join(folder, 'whale_trades'))).filter((file) => !isHidden(file));
-    expect(visible.map((file) => `whale_trades/${file}`).sort()).toEqual(kept.files.map((file) => file.final).sort());
+    expect(visible.map((file) => `whale_trades/${file}`).sort()).toEqual([...kept.files, ...otherPending.files].map((file) => file.final).sort());
     expect(kept.files.reduce((sum, file) => sum + file.rows, 0)).toBe(30);
   });
 
@@ -50,7 +56,7 @@ describe('file commit protocol', () => {
     const writer = await writerFor('jsonl', 'a1');
     await writer.write(tradeRows(5));
     const pending = await writer.prepareCommit(1);
-    expect(await discardUncommitted(folder, ['whale_trades'], [pending])).toBe(0);
+    expect(await discardUncommitted(folder, ['whale_trades'], [pending], new Set(['a1']))).toBe(0);
     expect(await listFiles(path.join(folder, 'whale_trades'))).toHaveLength(1);
   });
 

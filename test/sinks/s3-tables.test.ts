@@ -220,7 +220,7 @@ describe('tables on S3', () => {
     expect(later.files.length).toBeGreaterThan(0);
     expect((await listKeys(prefix)).every(isHiddenKey)).toBe(true);
 
-    const sent = await recordCommands(() => tableSink(tradesSchema).recover!({ outDir, format: 'parquet' }, [kept]));
+    const sent = await recordCommands(() => tableSink(tradesSchema).recover!({ outDir, format: 'parquet', ownAttempts: new Set(['first']) }, [kept]));
     // Parts of checkpoint 2 had their uploads started; those uploads are aborted (s3rver cannot, AWS does).
     expect(sent.filter((command) => command === 'AbortMultipartUploadCommand')).toHaveLength(later.files.length);
     expect(sent.filter((command) => command === 'CompleteMultipartUploadCommand')).toHaveLength(kept.files.length);
@@ -228,8 +228,8 @@ describe('tables on S3', () => {
     expect(await listKeys(prefix)).toEqual([...visible, 'whale_trades/.keep-me'].sort());
     expect(kept.files.reduce((sum, file) => sum + file.rows, 0)).toBe(30);
     // A second restore from the same checkpoint finds nothing left to do.
-    expect(await discardUncommitted(outDir, ['whale_trades'], [kept])).toBe(0);
-    await tableSink(tradesSchema).recover!({ outDir, format: 'parquet' }, [kept]);
+    expect(await discardUncommitted(outDir, ['whale_trades'], [kept], new Set(['first']))).toBe(0);
+    await tableSink(tradesSchema).recover!({ outDir, format: 'parquet', ownAttempts: new Set(['first']) }, [kept]);
     expect(await listKeys(prefix)).toEqual([...visible, 'whale_trades/.keep-me'].sort());
   });
 
