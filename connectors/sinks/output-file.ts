@@ -1,8 +1,7 @@
 // Writes one whole file (such as `_summary.json`) next to the tables, in a local folder or under an S3 prefix.
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { access, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-
 
 import { CoattailError } from '../../runtime/errors.js';
 import { makeDirectory } from '../../runtime/make-directory.js';
@@ -54,4 +53,17 @@ export async function writeOutputFile(outDir: string, name: string, text: string
     throw new CoattailError('SINK_FAILED', `Could not write ${target}: ${reason}`, { cause: error });
   }
   return target;
+}
+
+/** Whether `name` exists in `outDir` (a folder or an S3 prefix); an unreadable location counts as no. */
+export async function outputFileExists(outDir: string, name: string, options: OutputFileOptions = {}): Promise<boolean> {
+  if (/^s3:\/\//i.test(outDir)) {
+    const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+    const { parseS3Location, s3ConnectionFor } = await import('./s3-part-storage.js');
+    const { bucket, prefix } = parseS3Location(outDir);
+    return s3ConnectionFor(options.endpoint)
+      .client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + name }))
+      .then(() => true, () => false);
+  }
+  return access(path.join(outDir, name)).then(() => true, () => false);
 }

@@ -16,7 +16,7 @@ import { OrderedResults } from './ordered-results.js';
 import { OrderedStage, type OrderedStageState } from './ordered-stage.js';
 import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
-import { writeOutputFile } from '../../connectors/sinks/output-file.js';
+import { outputFileExists, writeOutputFile } from '../../connectors/sinks/output-file.js';
 import { SplitReaders, type Item } from './split-readers.js';
 import { WatermarkCeiling } from './watermark-ceiling.js';
 import { initializeSinksGlobally } from './sink-globals.js';
@@ -110,6 +110,11 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const configDigestsOfRun = launch.prepared === undefined ? undefined : configDigests(launch.prepared);
   const restored: RestoredRun | undefined =
     options.restore !== undefined ? await prepareRestore(options, plan, splits, log, configDigestsOfRun) : undefined;
+  // Tables append, as Flink's file sink does; a second run into one folder is worth a line, since its
+  // _summary.json will then count only its own rows (decisions §24).
+  if (options.restore === undefined && (await outputFileExists(options.outDir, '_summary.json'))) {
+    log(`${options.outDir} holds an earlier run's tables: this run adds its files beside them and replaces _summary.json (use another -o to keep results apart)`);
+  }
 
   const coordinatorMetrics = new CounterRegistry();
   const recordsIn = coordinatorMetrics.counter('records_in');

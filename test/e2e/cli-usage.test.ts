@@ -117,6 +117,26 @@ describe('empty folder flags', () => {
     expect(readdirSync(work).sort()).toEqual(['a-file', 'tape.jsonl']);
   });
 
+  it('says in one line that a second run into the same -o adds to the earlier tables', async () => {
+    const tape = smallTape();
+    const out = join(work, 'out');
+    const args = ['run', ALL_JOB, '-s', `file:${tape}`, '-o', out, '-f', 'jsonl', '--no-checkpoints', '-p', '1', '-q'];
+    const first = await runCli(args, { cwd: work });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe('');
+    const second = await runCli(args, { cwd: work });
+    expect(second.code).toBe(0);
+    expect(second.stderr.trim()).toBe(
+      `coattail: ${out} holds an earlier run's tables: this run adds its files beside them and replaces _summary.json (use another -o to keep results apart)`,
+    );
+    // Both runs' rows are there (one 60 s window each): the tables append, as Flink's file sink does.
+    const folder = join(out, 'volume_aggregates');
+    const rows = readdirSync(folder)
+      .filter((name) => name.endsWith('.jsonl'))
+      .flatMap((name) => readFileSync(join(folder, name), 'utf8').trim().split('\n'));
+    expect(rows).toHaveLength(2);
+  });
+
   it('refuses --bounded and --speed with a source they do nothing for, in one line', async () => {
     const tape = smallTape();
     const out = join(work, 'out');
