@@ -71,6 +71,20 @@ describe('file source', () => {
     expect(chunks.some((chunk) => bytesOf(chunk).toString().includes(long))).toBe(true);
   });
 
+  it('delivers lines of many chunks whole, plain and gzip, the last one without a newline', async () => {
+    // Lines of hundreds of chunks, back to back and between short ones: the carried partial line is joined once.
+    const lines = ['a', 'b'.repeat(5_000), 'c'.repeat(7_777), 'd', 'e'.repeat(3_000)];
+    const text = Buffer.from(lines.join('\n'));
+    await writeFile(join(dir, 'longer.jsonl'), text);
+    await writeFile(join(dir, 'longer.jsonl.gz'), gzipSync(text));
+    for (const file of ['longer.jsonl', 'longer.jsonl.gz']) {
+      const chunks = await readAll(fileSource(join(dir, file), { chunkBytes: 16 }));
+      expectTiling(chunks, text);
+      const delivered = chunks.flatMap((chunk) => bytesOf(chunk).toString().split('\n').filter((line) => line !== ''));
+      expect(delivered, file).toEqual(lines);
+    }
+  });
+
   it('reads the last line of a file that lacks a trailing newline', async () => {
     const text = Buffer.from('one\ntwo');
     await writeFile(join(dir, 'tail.jsonl'), text);
