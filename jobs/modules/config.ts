@@ -141,9 +141,14 @@ const whaleSchema = z
     high: numberAbove(0).default(500_000),
     critical: numberAbove(0).default(1_000_000),
   }, SECTION)
-  .refine((v) => v.threshold <= v.high && v.high <= v.critical, {
-    message: 'must be between whale.threshold and whale.critical',
-    path: ['high'],
+  // The values in the message: a changed threshold alone can make the default high the one out of order.
+  .superRefine((v, context) => {
+    if (v.threshold <= v.high && v.high <= v.critical) return;
+    context.addIssue({
+      code: 'custom',
+      path: ['high'],
+      message: `must be between whale.threshold and whale.critical (threshold ${v.threshold}, high ${v.high}, critical ${v.critical})`,
+    });
   });
 
 const spreadSchema = z
