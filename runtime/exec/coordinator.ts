@@ -142,7 +142,10 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   let checkpoints: CheckpointCoordinator | undefined;
   const attemptId = randomUUID().slice(0, 8);
   // Before any sink writes a part: a later restore from this folder may then remove this run's unfinished parts.
-  await store?.registerAttempt(attemptId);
+  // Unreachable checkpoint storage fails checkpoints, not the run (decisions §19); the parts then stay hidden.
+  await store?.registerAttempt(attemptId).catch((error: unknown) => {
+    log(`could not register this run in ${store.storage.location} (${describeError(error)}): a restore will leave its unfinished parts in place`);
+  });
   // One decode thread per core: parsing and quality checks are the heaviest work (fewer threads measured slower
   // on jobs/all.ts). With at least as many subtasks, the subtask threads decode too (no threads of their own).
   const decodeThreads = Math.max(1, options.decodeThreads ?? availableParallelism());
