@@ -79,6 +79,18 @@ export function fileSource(path: string, options: FileSourceOptions = {}): Sourc
 }
 
 /**
+ * A restored split whose file now ends before the checkpoint's offset was truncated or replaced since the checkpoint:
+ * reading on from there would silently end the split (the rows of the records before the offset are already in the
+ * tables), so the restore fails instead.
+ */
+function shorterThanCheckpoint(file: string, size: number, offset: number): CoattailError {
+  return new CoattailError(
+    'SOURCE_FAILED',
+    `input ${file} has ${size} bytes, fewer than the ${offset} the checkpoint had already read: it was truncated or replaced since the checkpoint; restore with the input the checkpoint read`,
+  );
+}
+
+/**
  * Cuts a byte stream into chunks that end on a newline, carrying the remainder into the next chunk. The carried
  * bytes hold no newline, so only new bytes are searched, and a line longer than a chunk is joined once, when its
  * newline arrives: joining and searching it again at every chunk made a 40 MB line take seconds.
@@ -171,11 +183,19 @@ class PlainLineReader implements SplitReader {
   }
 
   static async open(file: string, offset: number, chunkBytes: number, buffers: ChunkBufferPool): Promise<PlainLineReader> {
+    let handle: FileHandle;
+    let size: number;
     try {
-      return new PlainLineReader(await open(file, 'r'), offset, chunkBytes, buffers);
+      handle = await open(file, 'r');
+      size = (await handle.stat()).size;
     } catch (error) {
       throw new CoattailError('SOURCE_FAILED', `cannot read input ${file}: ${(error as Error).message}`, { cause: error });
     }
+    if (offset > size) {
+      await handle.close();
+      throw shorterThanCheckpoint(file, size, offset);
+    }
+    return new PlainLineReader(handle, offset, chunkBytes, buffers);
   }
 
   async next(): Promise<SourceChunk | undefined> {
@@ -244,6 +264,7 @@ class StreamLineReader implements SplitReader {
       }
       if (step.done) {
         this.done = true;
+        if (this.skip > 0) throw shorterThanCheckpoint(this.file, this.framer.offset - this.skip, this.framer.offset);
         return this.framer.end();
       }
       let data = step.value;

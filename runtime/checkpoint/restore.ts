@@ -105,3 +105,12 @@ export function pendingBySink(metadata: CheckpointMetadata): Map<string, unknown
   }
   return result;
 }
+
+/**
+ * Splits the checkpoint was still reading that the source no longer has (a file renamed or gone, `-s` naming another
+ * input): the rest of them is never read. Allowed, as a changed source is, but named, since rows go missing.
+ */
+export function abandonedSplits(metadata: CheckpointMetadata, splits: ReadonlyArray<{ readonly splitId: string }>): string[] {
+  const current = new Set(splits.map((split) => split.splitId));
+  return metadata.splits.filter((split) => !split.ended && !current.has(split.splitId)).map((split) => split.origin);
+}

@@ -265,7 +265,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       if (stopped) return 'stopped';
       // Node fires a timer over 2^31-1 ms after 1 ms (with a warning): wake at that bound and wait again.
       const timer = checkpoints ? Math.min(MAX_TIMER_MS, Math.max(0, nextCheckpointAt - Date.now())) : undefined;
-      const outcome = await new Promise<Item | 'stopped' | 'tick'>((resolve) => {
+      const outcome = await new Promise<Item | 'stopped' | 'tick' | 'failed'>((resolve) => {
         const handle = timer === undefined ? undefined : setTimeout(() => resolve('tick'), timer);
         // A stop must not leave the checkpoint timer armed: it would keep the process alive until it fires.
         wake = () => {
@@ -277,12 +277,18 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
             if (handle) clearTimeout(handle);
             resolve(item);
           },
-          () => resolve('tick'),
+          () => {
+            if (handle) clearTimeout(handle);
+            resolve('failed');
+          },
         );
       });
+      // A rejected decode surfaces through `pending` in the caller's await. Looping on it instead (to take a due
+      // checkpoint first) never yielded to the event loop: the checkpoint in progress could not finish, and the
+      // process spun until it ran out of memory.
+      if (outcome === 'failed') return pending;
       if (outcome === 'tick') {
-        // A rejected decode surfaces through `pending` on the next await below.
-        if (!checkpoints || Date.now() < nextCheckpointAt) return pending;
+        if (!checkpoints || Date.now() < nextCheckpointAt) continue;
         maybeCheckpoint();
         continue;
       }

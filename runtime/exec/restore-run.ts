@@ -10,6 +10,7 @@ import type { OperatorSnapshot } from './stream-operator.js';
 import { openCheckpointStore, resolveRestoreTarget } from '../checkpoint/checkpoint-store.js';
 import { changedSections } from '../checkpoint/config-digest.js';
 import {
+  abandonedSplits,
   checkRestoreCompatible,
   hasFileTables,
   pendingBySink,
@@ -95,6 +96,10 @@ export async function prepareRestore(
     await node.spec.factory.recover(context, pending.get(node.uid) ?? [], revoked.get(node.uid) ?? []);
   }
 
+  const unread = abandonedSplits(metadata, splits);
+  if (unread.length > 0) {
+    log(`checkpoint ${metadata.checkpointId} was still reading ${unread.join(', ')}, which ${options.source.uri} does not have: the rest of ${unread.length === 1 ? 'it' : 'them'} is not read`);
+  }
   const byId = new Map(metadata.splits.map((split, index) => [split.splitId, { split, index }]));
   const oldWatermarks = loaded.coordinator.ordered.splitWatermarks;
   const startPositions = splits.map((split) => byId.get(split.splitId)?.split.position);

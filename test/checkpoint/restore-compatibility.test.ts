@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { buildJob } from '../../runtime/graph/job.js';
 import { planJob, type PhysicalPlan } from '../../runtime/plan/physical-plan.js';
-import { checkRestoreCompatible, hasFileTables, statefulOperatorUids } from '../../runtime/checkpoint/restore.js';
+import { abandonedSplits, checkRestoreCompatible, hasFileTables, statefulOperatorUids } from '../../runtime/checkpoint/restore.js';
 import type { CheckpointMetadata } from '../../runtime/checkpoint/metadata.js';
 import { CoattailError, defineJob, stdoutSink, tumbling, type SinkFactory } from '../../runtime/index.js';
 
@@ -67,6 +67,13 @@ describe('restore compatibility', () => {
     // Written before the field existed, or by a job without file tables: nothing to compare.
     expect(checkRestoreCompatible(metadataOf(stored), stored, 128, 'parquet')).toEqual([]);
     expect(checkRestoreCompatible(jsonl, stored, 128, undefined)).toEqual([]);
+  });
+
+  it('names the splits the checkpoint was still reading that the source no longer has; ended and new splits are fine', () => {
+    const split = (splitId: string, ended: boolean) => ({ splitId, origin: `file:/in/${splitId}`, position: 10, ended });
+    const metadata = { splits: [split('a.jsonl', false), split('b.jsonl', true), split('c.jsonl', false)] } as unknown as CheckpointMetadata;
+    expect(abandonedSplits(metadata, [{ splitId: 'c.jsonl' }, { splitId: 'd.jsonl' }])).toEqual(['file:/in/a.jsonl']);
+    expect(abandonedSplits(metadata, [{ splitId: 'a.jsonl' }, { splitId: 'c.jsonl' }])).toEqual([]);
   });
 
   it('refuses state the job has no step for, naming it', () => {

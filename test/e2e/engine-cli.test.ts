@@ -157,6 +157,19 @@ describe('failures', () => {
     expectOneLineError(result, 'step "parse" threw: cannot parse order bad-parse');
   });
 
+  it('fails cleanly when user code throws in the decode pool while a checkpoint is in progress', async () => {
+    // The sink takes 2 s to prepare each checkpoint, so with a 10 ms interval a checkpoint is due and in progress
+    // when the failing chunk comes up. The coordinator used to loop on the rejected decode without yielding to
+    // the event loop (the checkpoint could never finish) until the process ran out of memory.
+    const file = join(work, 'long-orders.jsonl');
+    const lines = Array.from({ length: 120_000 }, (_, i) => JSON.stringify(i === 100_000 ? { id: 'bad-parse', explode: 'parse' } : { id: `o${i}` }));
+    writeFileSync(file, lines.join('\n') + '\n');
+    const args = ['run', THROWING_JOB, '-s', `file:${file}`, '-o', join(work, 'out'), '-f', 'jsonl', '-p', '1', '-q'];
+    const checkpointing = ['--checkpoint-dir', join(work, 'checkpoints'), '--checkpoint-interval', '10ms'];
+    const result = await runCli([...args, ...checkpointing], { cwd: work, env: { COATTAIL_E2E_PRECOMMIT_MS: '2000' }, safetyNetMs: 60_000 });
+    expectOneLineError(result, 'step "parse" threw: cannot parse order bad-parse');
+  });
+
   it('prints the stack after the one-line message with --verbose', async () => {
     const input = tape([{ id: 'bad-order', explode: 'price' }]);
     const result = await runCli(['--verbose', 'run', THROWING_JOB, '-s', `file:${input}`, '-o', join(work, 'out'), '-f', 'jsonl', '-p', '2', '--no-checkpoints', '-q'], {

@@ -124,6 +124,20 @@ describe('file source', () => {
     expectTiling(await readAll(source, 0, resumeAt), text, resumeAt);
   });
 
+  it('refuses to resume a file that now ends before the saved offset (truncated or replaced since the checkpoint)', async () => {
+    const text = Buffer.from(LINES.join('\n') + '\n');
+    await writeFile(join(dir, 'r.jsonl'), text);
+    await writeFile(join(dir, 'r.jsonl.gz'), gzipSync(text));
+    const resumeAt = text.length - 10;
+    await writeFile(join(dir, 'r.jsonl'), text.subarray(0, 20));
+    await writeFile(join(dir, 'r.jsonl.gz'), gzipSync(text.subarray(0, 20)));
+    const message = new RegExp(`has 20 bytes, fewer than the ${resumeAt} the checkpoint had already read: it was truncated or replaced`);
+    await expect(readAll(fileSource(join(dir, 'r.jsonl')), 0, resumeAt)).rejects.toThrow(message);
+    await expect(readAll(fileSource(join(dir, 'r.jsonl.gz'), { chunkBytes: 64 }), 0, resumeAt)).rejects.toThrow(message);
+    // Resuming exactly at the end (the checkpoint had read everything) is not a change.
+    expect(await readAll(fileSource(join(dir, 'r.jsonl')), 0, 20)).toEqual([]);
+  });
+
   it('makes one split per input file of a folder, in name order, ignoring other files', async () => {
     await writeFile(join(dir, 'b.jsonl'), 'b\n');
     await writeFile(join(dir, 'a.ndjson'), 'a\n');

@@ -6,8 +6,11 @@ import { join } from 'node:path';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { SinkFactory } from 'coattail';
 
-/** Rows as JSON Lines in `<out>/<name>/part-<subtask>.jsonl`. */
-export function jsonlSink<T>(name: string): SinkFactory<T> {
+/**
+ * Rows as JSON Lines in `<out>/<name>/part-<subtask>.jsonl`. `prepareCommitMs` holds every checkpoint open that long
+ * (a slow sink), so a test can be sure a checkpoint is in progress.
+ */
+export function jsonlSink<T>(name: string, prepareCommitMs = 0): SinkFactory<T> {
   return {
     name,
     create(context) {
@@ -21,7 +24,10 @@ export function jsonlSink<T>(name: string): SinkFactory<T> {
           rows += batch.length;
           appendFileSync(file, batch.map((row) => `${JSON.stringify(row)}\n`).join(''));
         },
-        prepareCommit: async () => null,
+        prepareCommit: async () => {
+          if (prepareCommitMs > 0) await new Promise((resolve) => setTimeout(resolve, prepareCommitMs));
+          return null;
+        },
         commit: async () => undefined,
         finish: async () => rows,
         abort: async () => undefined,

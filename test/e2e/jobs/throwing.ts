@@ -1,4 +1,5 @@
 // A job whose user code throws on chosen records: in the decode pool ("parse") or in a subtask ("price").
+// COATTAIL_E2E_PRECOMMIT_MS makes its sink slow to prepare a checkpoint, so one is in progress when the record comes.
 
 import { defineJob } from 'coattail';
 import { jsonlSink } from './test-sinks.js';
@@ -23,5 +24,5 @@ export default defineJob('e2e-throwing', (env) => {
         out.collect(order);
       },
     })
-    .sinkTo('orders', jsonlSink('orders'));
+    .sinkTo('orders', jsonlSink('orders', Number(process.env.COATTAIL_E2E_PRECOMMIT_MS ?? 0)));
 });
