@@ -141,11 +141,11 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
 
   let checkpoints: CheckpointCoordinator | undefined;
   const attemptId = randomUUID().slice(0, 8);
+  // Checkpoint storage is reached once before any thread works (as Flink sets it up at start): storage that
+  // cannot be listed fails the run here, in one line. Later outages fail checkpoints, not the run (decisions §19).
+  const existingCheckpoints = store ? await store.allIds() : [];
   // Before any sink writes a part: a later restore from this folder may then remove this run's unfinished parts.
-  // Unreachable checkpoint storage fails checkpoints, not the run (decisions §19); the parts then stay hidden.
-  await store?.registerAttempt(attemptId).catch((error: unknown) => {
-    log(`could not register this run in ${store.storage.location} (${describeError(error)}): a restore will leave its unfinished parts in place`);
-  });
+  await store?.registerAttempt(attemptId);
   // One decode thread per core: parsing and quality checks are the heaviest work (fewer threads measured slower
   // on jobs/all.ts). With at least as many subtasks, the subtask threads decode too (no threads of their own).
   const decodeThreads = Math.max(1, options.decodeThreads ?? availableParallelism());
@@ -173,7 +173,6 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     },
   );
   if (store && options.checkpoint) {
-    const existing = await store.allIds();
     checkpoints = new CheckpointCoordinator(
       { store, intervalMs: options.checkpoint.intervalMs, retain: options.checkpoint.retain, tolerableFailures: options.checkpoint.tolerableFailures },
       {
@@ -189,7 +188,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
         sendBarrier: (id) => subtasks.broadcast({ type: 'barrier', checkpointId: id }),
         sendCommit: (id) => subtasks.broadcast({ type: 'commit', checkpointId: id }),
       },
-      Math.max(0, ...existing) + 1,
+      Math.max(0, ...existingCheckpoints) + 1,
       log,
       fail,
     );

@@ -137,6 +137,24 @@ describe('empty folder flags', () => {
     expect(rows).toHaveLength(2);
   });
 
+  it('fails at start, in one line, when the checkpoint storage cannot be reached or made (it hung, or failed later)', async () => {
+    const tape = smallTape();
+    const out = join(work, 'out');
+    const unreachable = await runCli(
+      ['run', ALL_JOB, '-s', `file:${tape}`, '-o', out, '-f', 'jsonl', '-p', '2', '--checkpoint-dir', 's3://no-bucket/checkpoints', '--s3-endpoint', 'http://127.0.0.1:1'],
+      { cwd: work, env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' } },
+    );
+    expect(unreachable.timedOut).toBe(false);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr.trim()).toBe('coattail: Cannot list s3://no-bucket/checkpoints/: cannot reach http://127.0.0.1:1 (connection refused, ECONNREFUSED)');
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const underFile = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', out, '-f', 'jsonl', '-p', '1', '--checkpoint-dir', join(file, 'checkpoints')], { cwd: work });
+    expect(underFile.code).toBe(1);
+    expect(underFile.stderr.trim().split('\n')).toHaveLength(1);
+    expect(underFile.stderr).toContain('ENOTDIR');
+  });
+
   it('refuses --bounded and --speed with a source they do nothing for, in one line', async () => {
     const tape = smallTape();
     const out = join(work, 'out');
