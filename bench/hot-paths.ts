@@ -77,13 +77,6 @@ function lineCost(mode: LineMode, file: string, rounds: number): number {
   });
 }
 
-/** Ids as the decode stage sends them: code units and ends. */
-function codeUnits(ids: readonly string[]): { chars: Uint16Array; ends: Uint32Array } {
-  const column = new StringColumn();
-  for (const id of ids) column.push(id);
-  return column.take();
-}
-
 function orderedStage(rounds: number): void {
   const count = 1_000_000;
   const chunk = 5_000;
@@ -94,7 +87,7 @@ function orderedStage(rounds: number): void {
     const times = Float64Array.from(ids, (_, i) => 1.7e12 + first + i);
     results.push({
       chunkSeq: 0, recordsIn: chunk, counters: {}, orderedCount: chunk, targets: [],
-      dedupeKeys: codeUnits(ids), dedupeHashes: Uint32Array.from(ids, dedupeHash), dedupeTimes: times, eventTimes: times,
+      dedupeKeys: StringColumn.of(ids), dedupeHashes: Uint32Array.from(ids, dedupeHash), dedupeTimes: times, eventTimes: times,
     });
   }
   const times: number[] = [];

@@ -57,6 +57,13 @@ export class StringColumn {
   private length = 0;
   private readonly ends = new TypedColumn(Uint32Array);
 
+  /** The code units and ends of these strings, as the decode stage sends them. */
+  static of(texts: readonly string[]): { chars: Uint16Array; ends: Uint32Array } {
+    const column = new StringColumn();
+    for (const text of texts) column.push(text);
+    return column.take();
+  }
+
   push(text: string): void {
     const end = this.length + text.length;
     if (end > this.chars.length) this.grow(end);

@@ -14,13 +14,6 @@ function dedupe(withinMs: number): DedupeSpec {
   return { key: () => '', timestamp: () => 0, withinMs, passedCounter: 'passed', duplicateCounter: 'duplicate' };
 }
 
-/** Ids as the decode stage sends them: code units and ends. */
-function codeUnits(ids: readonly string[]): { chars: Uint16Array; ends: Uint32Array } {
-  const column = new StringColumn();
-  for (const id of ids) column.push(id);
-  return column.take();
-}
-
 /** A decoded chunk whose ordered records all went to subtask 0, optionally with unordered records mixed in. */
 function chunk(options: { ids?: string[]; times?: number[]; eventTimes?: number[]; orderedIndex?: number[] }): DecodeResult {
   const count = (options.ids ?? options.eventTimes ?? []).length;
@@ -38,7 +31,7 @@ function chunk(options: { ids?: string[]; times?: number[]; eventTimes?: number[
     recordsIn: count,
     counters: {},
     orderedCount: count,
-    ...(options.ids ? { dedupeKeys: codeUnits(options.ids), dedupeHashes: Uint32Array.from(options.ids, dedupeHash), dedupeTimes: Float64Array.from(options.times!) } : {}),
+    ...(options.ids ? { dedupeKeys: StringColumn.of(options.ids), dedupeHashes: Uint32Array.from(options.ids, dedupeHash), dedupeTimes: Float64Array.from(options.times!) } : {}),
     ...(options.eventTimes ? { eventTimes: Float64Array.from(options.eventTimes) } : {}),
     targets: [target],
   };
