@@ -155,6 +155,18 @@ describe('empty folder flags', () => {
     expect(underFile.stderr).toContain('ENOTDIR');
   });
 
+  it('generate --truth into a folder that does not exist fails in one line before writing the tape', async () => {
+    const tape = join(work, 'tape-with-truth.jsonl');
+    const truth = join(work, 'missing', 'truth.json');
+    const result = await runCli(['generate', '--events', '5', '--out', tape, '--truth', truth], { cwd: work });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`coattail: cannot write the ground truth to ${truth}: ${join(work, 'missing')} is not a folder`);
+    expect(readdirSync(work)).not.toContain('tape-with-truth.jsonl');
+    const written = await runCli(['generate', '--events', '5', '--out', tape, '--truth', join(work, 'truth.json')], { cwd: work });
+    expect(written.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(work, 'truth.json'), 'utf8'))).toBeTypeOf('object');
+  });
+
   it('refuses --bounded and --speed with a source they do nothing for, in one line', async () => {
     const tape = smallTape();
     const out = join(work, 'out');
