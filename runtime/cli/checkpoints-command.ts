@@ -5,9 +5,13 @@ import { resolve } from 'node:path';
 import { CoattailError, describeError } from '../errors.js';
 import { openCheckpointStore, parseCheckpointId } from '../checkpoint/checkpoint-store.js';
 
-export async function listCheckpoints(location: string, s3Endpoint?: string): Promise<void> {
-  // A local folder that does not exist is more likely a typo than a job that never checkpointed.
+/** A local folder that does not exist is more likely a typo than a job that never checkpointed. */
+function refuseMissingFolder(location: string): void {
   if (!location.startsWith('s3://') && !existsSync(location)) throw new CoattailError('FILE_NOT_FOUND', `no checkpoint folder at ${resolve(location)}`);
+}
+
+export async function listCheckpoints(location: string, s3Endpoint?: string): Promise<void> {
+  refuseMissingFolder(location);
   const store = openCheckpointStore(location, s3Endpoint);
   const ids = await store.allIds();
   if (ids.length === 0) {
@@ -36,6 +40,7 @@ export async function listCheckpoints(location: string, s3Endpoint?: string): Pr
 }
 
 export async function inspectCheckpoint(location: string, which: string, s3Endpoint?: string): Promise<void> {
+  refuseMissingFolder(location);
   const store = openCheckpointStore(location, s3Endpoint);
   const metadata = await store.readMetadata(parseCheckpointId(which));
   const lines = [

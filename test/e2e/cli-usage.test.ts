@@ -71,11 +71,13 @@ describe('coattail without a command', () => {
 });
 
 describe('other commands', () => {
-  it('checkpoints list of a local folder that does not exist fails in one line (a typo, not a job without checkpoints)', async () => {
+  it('checkpoints list and inspect of a local folder that does not exist fail in one line (a typo, not a job without checkpoints)', async () => {
     const missing = join(work, 'no-such-folder');
-    const result = await runCli(['checkpoints', 'list', missing], { cwd: work });
-    expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(`coattail: no checkpoint folder at ${missing}`);
+    for (const command of [['list', missing], ['inspect', missing, '1']]) {
+      const result = await runCli(['checkpoints', ...command], { cwd: work });
+      expect(result.code, command[0]).toBe(1);
+      expect(result.stderr.trim()).toBe(`coattail: no checkpoint folder at ${missing}`);
+    }
   });
 
   it('alerts takes --dynamodb-endpoint, the spelling of coattail run, as --endpoint', async () => {
