@@ -4,6 +4,7 @@
 
 import { DedupeIndex, dedupeHash } from './dedupe-index.js';
 import { IdArena } from './id-arena.js';
+import { StringColumn } from './typed-column.js';
 
 export interface DedupeSegmentData {
   /** Ids joined with `\n`, escaped by `encodeIds` so any id survives. */
@@ -57,8 +58,6 @@ export class DedupeJournal {
   private readonly seen = new DedupeIndex(this.arena);
   private readonly segments: Segment[] = [];
   private open: Segment = emptySegment(0);
-  /** Code units of an id being restored. */
-  private scratch = new Uint16Array(256);
 
   /** Ids kept now. */
   get size(): number {
@@ -142,11 +141,9 @@ export class DedupeJournal {
     for (const { key, data } of segments) {
       const ids = decodeIds(data.ids);
       const segment = emptySegment(this.arena.end, ids.length);
-      ids.forEach((id, i) => {
-        if (id.length > this.scratch.length) this.scratch = new Uint16Array(id.length * 2);
-        for (let c = 0; c < id.length; c++) this.scratch[c] = id.charCodeAt(c);
-        this.keep(segment, this.scratch, 0, id.length, dedupeHash(id), data.times[i]!);
-      });
+      // As the decode stage sends them: code units and where each id ends.
+      const { chars, ends } = StringColumn.of(ids);
+      ids.forEach((id, i) => this.keep(segment, chars, i === 0 ? 0 : ends[i - 1]!, ends[i]!, dedupeHash(id), data.times[i]!));
       segment.key = key;
       this.segments.push(segment);
     }

@@ -29,16 +29,6 @@ export class IdArena {
     return at;
   }
 
-  /** Appends a string's code units and returns its absolute position. */
-  appendString(text: string): number {
-    if (this.tail + text.length - this.base > this.chars.length) this.makeRoom(text.length);
-    const at = this.tail;
-    const chars = this.chars;
-    for (let i = 0, p = at - this.base; i < text.length; i++, p++) chars[p] = text.charCodeAt(i);
-    this.tail += text.length;
-    return at;
-  }
-
   /** Whether the kept id at `at` (of `length` units) equals `source[start, start + length)`. */
   equals(at: number, length: number, source: Uint16Array, start: number): boolean {
     const chars = this.chars;

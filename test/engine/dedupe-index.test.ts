@@ -16,7 +16,7 @@ function units(id: string): Uint16Array {
 
 /** Keeps a copy of the id in the arena and its time in the index, as the journal does. */
 function keep(arena: IdArena, index: DedupeIndex, id: string, time: number, hash = dedupeHash(id)): number {
-  const position = arena.appendString(id);
+  const position = arena.append(units(id), 0, id.length);
   index.set(units(id), 0, id.length, hash, time, position);
   return position;
 }
@@ -88,7 +88,7 @@ describe('id arena', () => {
     };
     for (let n = 0; n < 40_000; n++) {
       const id = n % 997 === 0 ? 'L'.repeat(20_000 + n) : n % 13 === 0 ? `\uD800${n}\uDFFF` : `id-${n}`;
-      kept.push({ id, position: arena.appendString(id) });
+      kept.push({ id, position: arena.append(units(id), 0, id.length) });
       if (random() < 0.01) {
         // Drop the oldest three quarters, as evicting segments does (the arena then moves what is left).
         expectKept();
