@@ -12,7 +12,7 @@ import { JsonFieldReader } from '../runtime/formats/json-fields.js';
 import { OrderedStage } from '../runtime/exec/ordered-stage.js';
 import { CounterRegistry } from '../runtime/exec/metrics.js';
 import { dedupeHash } from '../runtime/exec/dedupe-index.js';
-import type { DecodeResult } from '../runtime/exec/decode-stage.js';
+import type { DecodeResult } from '../runtime/exec/decode-result.js';
 import { StringColumn } from '../runtime/exec/typed-column.js';
 
 const TRADE_FIELDS = ['event_id', 'exchange', 'symbol', 'price', 'quantity', 'quote_volume', 'side', 'timestamp', 'ingestion_timestamp'];

@@ -20,7 +20,7 @@ import { outputFileExists, writeOutputFile } from '../../connectors/sinks/output
 import { SplitReaders, type Item } from './split-readers.js';
 import { WatermarkCeiling } from './watermark-ceiling.js';
 import { initializeSinksGlobally } from './sink-globals.js';
-import type { DecodeRequest, DecodeResult } from './decode-stage.js';
+import type { DecodeRequest, DecodeResult } from './decode-result.js';
 import { HostedDecodePool, piscinaDecodePool, type DecodePool } from './decode-pool.js';
 import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoint/checkpoint-coordinator.js';
 import type { CheckpointMetadata, SplitCheckpoint } from '../checkpoint/metadata.js';

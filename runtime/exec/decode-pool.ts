@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
-import type { DecodeRequest, DecodeResult } from './decode-stage.js';
+import type { DecodeRequest, DecodeResult } from './decode-result.js';
 import type { JobLaunch } from './messages.js';
 import type { SubtaskPool } from './subtask-pool.js';
 

@@ -2,8 +2,6 @@
 // per target subtask a batch of records, with which exits each record takes and where it stands in
 // the ordered stream, plus the ids and event times the coordinator's ordered stage needs.
 
-import { isAscii } from 'node:buffer';
-import type { ChunkPayload, RawRecord } from '../api/source.js';
 import type { PhysicalPlan } from '../plan/physical-plan.js';
 import { subtaskForKey } from '../plan/key-groups.js';
 import { CounterRegistry } from './metrics.js';
@@ -13,61 +11,11 @@ import { createCodec, type CodecName, type RecordCodec } from '../transport/reco
 import { annotateStepError } from './step-error.js';
 import { ChunkPreAggregator, type PartialAggregate } from './pre-aggregation.js';
 import { dedupeHash } from './dedupe-index.js';
-import { clearCurrentLine, currentLine } from '../formats/current-line.js';
+import { forEachRawRecord } from '../formats/chunk-records.js';
+import { transferablesOf, type DecodeRequest, type DecodeResult, type TargetBatch } from './decode-result.js';
 import { StringColumn, TypedColumn } from './typed-column.js';
 
-export interface DecodeRequest {
-  readonly chunkSeq: number;
-  readonly origin: string;
-  readonly payload: ChunkPayload;
-  /** false: send every record as it is, even where the plan allows pre-aggregation (the coordinator's retry). */
-  readonly preAggregate?: boolean;
-}
-
-export interface TargetBatch {
-  readonly subtask: number;
-  readonly count: number;
-  readonly records: Uint8Array;
-  /** Bit e set: the record takes exit e. */
-  readonly exitMasks: Uint32Array;
-  /** >= 0: the record's index in the ordered stream; < 0: -(ordered records before it) - 1. */
-  readonly orderedIndex: Int32Array;
-  /** Event time of each record (NaN where none is assigned). */
-  readonly eventTimes: Float64Array;
-}
-
-export interface DecodeResult {
-  readonly chunkSeq: number;
-  readonly recordsIn: number;
-  readonly counters: Record<string, number>;
-  readonly orderedCount: number;
-  /** The dedupe key of each ordered record as UTF-16 code units; key k ends at `dedupeKeys.ends[k]`. */
-  readonly dedupeKeys?: { readonly chars: Uint16Array; readonly ends: Uint32Array };
-  /** dedupeHash of each key, computed here so the coordinator's ordered stage does not hash them. */
-  readonly dedupeHashes?: Uint32Array;
-  readonly dedupeTimes?: Float64Array;
-  readonly eventTimes?: Float64Array;
-  readonly targets: TargetBatch[];
-  /**
-   * Set when records were pre-aggregated: the lowest watermark at which one of the partials would be late.
-   * The coordinator sends the batches only if no subtask can have reached it (see pre-aggregation.ts).
-   */
-  readonly partialsFireAt?: number;
-  /** A `lines` chunk's bytes, handed back by the decode thread (to decode again, then to be read into again). */
-  readonly payload?: ChunkPayload;
-}
-
 type Push = (value: unknown, timestamp: number | null) => void;
-
-/**
- * Buffer#latin1Slice: what `toString('latin1', start, end)` calls after checking its arguments, which measured
- * as costly as the slice itself once per line. Not in Node's typings; `toString` where it is missing.
- */
-const latin1Slice: (this: Buffer, start: number, end: number) => string =
-  (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string }).latin1Slice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString('latin1', start, end);
-  };
 
 /** The records routed to one subtask, in routing order; kept from chunk to chunk (its columns' storage stays). */
 class TargetBuilder {
@@ -350,25 +298,6 @@ export function decodeForCoordinator(stage: DecodeStage, request: DecodeRequest)
   return { result, transfer: transferablesOf(result) };
 }
 
-/** The buffers of a decode result to transfer (not copy) to another thread. */
-export function transferablesOf(result: DecodeResult): ArrayBuffer[] {
-  const transfer: ArrayBuffer[] = [];
-  if (result.payload?.kind === 'lines') transfer.push(result.payload.bytes.buffer as ArrayBuffer);
-  for (const target of result.targets) {
-    transfer.push(
-      target.records.buffer as ArrayBuffer,
-      target.exitMasks.buffer as ArrayBuffer,
-      target.orderedIndex.buffer as ArrayBuffer,
-      target.eventTimes.buffer as ArrayBuffer,
-    );
-  }
-  if (result.dedupeKeys) transfer.push(result.dedupeKeys.chars.buffer as ArrayBuffer, result.dedupeKeys.ends.buffer as ArrayBuffer);
-  if (result.dedupeTimes) transfer.push(result.dedupeTimes.buffer as ArrayBuffer);
-  if (result.dedupeHashes) transfer.push(result.dedupeHashes.buffer as ArrayBuffer);
-  if (result.eventTimes) transfer.push(result.eventTimes.buffer as ArrayBuffer);
-  return transfer;
-}
-
 /**
  * A keyBy selector that fails the step unless it returns a string. Every keyed record is routed here first,
  * so keyed steps downstream only ever see string keys. A number would hash to one key group (murmurHash
@@ -381,56 +310,4 @@ function checkedKeySelector(name: string, selector: (value: unknown) => string):
     const shown = typeof key === 'number' || typeof key === 'boolean' || typeof key === 'bigint' ? `${typeof key} ${String(key)}` : key === null ? 'null' : typeof key;
     throw annotateStepError(new Error(`its key selector returned ${shown}, not a string (return String(...) of it)`), name);
   };
-}
-
-/** Calls `each` for every record of a chunk in order; returns how many. Empty lines are skipped. */
-export function forEachRawRecord(payload: ChunkPayload, origin: string, each: (record: RawRecord) => void): number {
-  let count = 0;
-  if (payload.kind === 'records') {
-    for (let i = 0; i < payload.texts.length; i++) {
-      each({ text: payload.texts[i]!, source: origin, offset: payload.offsets[i]! });
-      count++;
-    }
-    return count;
-  }
-  const bytes = Buffer.from(payload.bytes.buffer, payload.bytes.byteOffset, payload.bytes.byteLength);
-  const base = payload.firstOffset;
-  if (isAscii(bytes)) {
-    // Line by line, each line a small string of its own: JSON.parse measured up to 2x slower on slices of one
-    // chunk-sized string (docs/benchmarks.md). In ASCII, character positions are byte positions.
-    // Format readers may read the line's bytes in place while its first step runs (runtime/formats).
-    const line = currentLine;
-    line.bytes = bytes;
-    try {
-      let position = 0;
-      while (position < bytes.length) {
-        let newline = bytes.indexOf(10, position);
-        if (newline < 0) newline = bytes.length;
-        if (newline > position) {
-          const record: RawRecord = { text: latin1Slice.call(bytes, position, newline), source: origin, offset: base + position };
-          line.record = record;
-          line.start = position;
-          line.end = newline;
-          each(record);
-          count++;
-        }
-        position = newline + 1;
-      }
-    } finally {
-      clearCurrentLine();
-    }
-    return count;
-  }
-  // Decode line by line so offsets stay exact bytes even where invalid UTF-8 becomes U+FFFD.
-  let position = 0;
-  while (position < bytes.length) {
-    let newline = bytes.indexOf(10, position);
-    if (newline < 0) newline = bytes.length;
-    if (newline > position) {
-      each({ text: bytes.toString('utf8', position, newline), source: origin, offset: base + position });
-      count++;
-    }
-    position = newline + 1;
-  }
-  return count;
 }

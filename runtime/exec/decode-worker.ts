@@ -2,7 +2,8 @@
 
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import type { JobLaunch } from './messages.js';
-import { decodeForCoordinator, DecodeStage, type DecodeRequest } from './decode-stage.js';
+import type { DecodeRequest } from './decode-result.js';
+import { decodeForCoordinator, DecodeStage } from './decode-stage.js';
 import { instantiatePlan } from './job-instance.js';
 
 const launch = workerData as JobLaunch;

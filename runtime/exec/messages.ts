@@ -3,7 +3,7 @@
 import type { SinkContext } from '../api/sink.js';
 import type { CodecName } from '../transport/record-codec.js';
 import type { OperatorSnapshot } from './stream-operator.js';
-import type { DecodeRequest, DecodeResult } from './decode-stage.js';
+import type { DecodeRequest, DecodeResult } from './decode-result.js';
 
 export interface JobLaunch {
   /** file: URL of the bundled job module. */

@@ -2,7 +2,7 @@
 // producing for each routed record the watermark it must see before it (NaN marks a dropped duplicate).
 
 import type { DedupeSpec } from '../graph/logical-graph.js';
-import type { DecodeResult, TargetBatch } from './decode-stage.js';
+import type { DecodeResult, TargetBatch } from './decode-result.js';
 import type { Counter, Metrics } from '../graph/functions.js';
 import { DedupeJournal, type DedupeSegmentData } from './dedupe-journal.js';
 

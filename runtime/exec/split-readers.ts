@@ -4,7 +4,7 @@
 // once they have all been read.
 
 import type { ChunkPayload, Source, SplitDescriptor, SplitPosition } from '../api/source.js';
-import type { DecodeRequest, DecodeResult } from './decode-stage.js';
+import type { DecodeRequest, DecodeResult } from './decode-result.js';
 import type { DecodePool } from './decode-pool.js';
 import type { OrderedResults } from './ordered-results.js';
 import type { Semaphore } from './semaphore.js';

@@ -1,7 +1,8 @@
 // The decode stage: framing lines out of a chunk (SPEC §1) and routing decoded records to subtasks by key.
 import { describe, expect, it } from 'vitest';
 
-import { DecodeStage, forEachRawRecord } from '../../runtime/exec/decode-stage.js';
+import { DecodeStage } from '../../runtime/exec/decode-stage.js';
+import { forEachRawRecord } from '../../runtime/formats/chunk-records.js';
 import { createCodec } from '../../runtime/transport/record-codec.js';
 import { buildJob } from '../../runtime/graph/job.js';
 import { planJob } from '../../runtime/plan/physical-plan.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { RawRecord } from '../../runtime/api/source.js';
-import { forEachRawRecord } from '../../runtime/exec/decode-stage.js';
+import { forEachRawRecord } from '../../runtime/formats/chunk-records.js';
 import { JsonFieldReader } from '../../runtime/formats/json-fields.js';
 import { seededRandom } from '../e2e/engine-cli-support.js';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { CounterRegistry } from '../../runtime/exec/metrics.js';
 import { OrderedStage } from '../../runtime/exec/ordered-stage.js';
-import type { DecodeResult, TargetBatch } from '../../runtime/exec/decode-stage.js';
+import type { DecodeResult, TargetBatch } from '../../runtime/exec/decode-result.js';
 import type { DedupeSpec } from '../../runtime/graph/logical-graph.js';
 import { dedupeHash } from '../../runtime/exec/dedupe-index.js';
 import { StringColumn } from '../../runtime/exec/typed-column.js';

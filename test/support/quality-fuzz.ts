@@ -5,7 +5,7 @@
 
 import { JsonFieldReader } from 'coattail';
 import { checkRawRecord, DEFAULT_QUALITY_RULES, type QualityOutcome, type QualityRules } from '../../jobs/modules/quality.js';
-import { forEachRawRecord } from '../../runtime/exec/decode-stage.js';
+import { forEachRawRecord } from '../../runtime/formats/chunk-records.js';
 import { ALLOWED_SYMBOLS, Dice, FIELDS, generateLine } from './quality-fuzz-lines.js';
 import { checkRecord, DEFAULT_CONFIG, splitLines, type OracleConfig, type Verdict } from './spec-oracle.js';
 
