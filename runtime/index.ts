@@ -1,6 +1,6 @@
 // The public API of coattail: what job files and embedding programs import (`import { ... } from 'coattail'`).
 
-import type { RunOptions, RunResult } from './exec/coordinator.js';
+import type { RunOptions, RunResult } from './exec/run-options.js';
 
 export { defineJob, type JobContext, type JobDefinition, type PreparedJobOptions } from './graph/job.js';
 export { StreamEnvironment, DataStream, KeyedStream, WindowedStream, ConnectedStreams } from './graph/data-stream.js';
@@ -38,7 +38,8 @@ export type { ColumnSpec, ColumnType, TableRow, TableSchema } from './api/table.
 export { keyGroupFor, subtaskForKey, keyGroupRangeFor } from './plan/key-groups.js';
 export { fileSource } from '../connectors/sources/file-source.js';
 export { generatorSource } from '../connectors/sources/generator-source.js';
-export type { RunOptions, RunResult, RunStatus } from './exec/coordinator.js';
+export type { RunOptions, RunResult } from './exec/run-options.js';
+export type { RunStatus } from './exec/run-status.js';
 export { tableSink, type TableSinkOptions, type TableRowOf } from '../connectors/sinks/table-sink.js';
 export { stdoutSink } from '../connectors/sinks/stdout-sink.js';
 export * from './testing/harness.js';

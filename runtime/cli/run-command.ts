@@ -3,7 +3,8 @@
 import { statSync } from 'node:fs';
 import { CoattailError } from '../errors.js';
 import { parseDuration } from '../time/duration.js';
-import { runJob, type RunStatus } from '../exec/coordinator.js';
+import { runJob } from '../exec/coordinator.js';
+import type { RunStatus } from '../exec/run-status.js';
 import { CODEC_NAMES, type CodecName } from '../transport/record-codec.js';
 import { applyEndpointFlags } from './aws-endpoints.js';
 import { feedCountersOf, formatFeedStatus } from './feed-report.js';

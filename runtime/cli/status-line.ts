@@ -1,6 +1,6 @@
 // One line of live progress: throughput, watermark lag, and what the job has produced so far.
 
-import type { RunStatus } from '../exec/coordinator.js';
+import type { RunStatus } from '../exec/run-status.js';
 
 export function formatStatus(status: RunStatus): string {
   const parts = [

@@ -18,7 +18,7 @@ import {
   type CoordinatorCheckpointState,
   type SubtaskCheckpointState,
 } from '../checkpoint/restore.js';
-import type { RunOptions } from './coordinator.js';
+import type { RunOptions } from './run-options.js';
 import type { DedupeSegmentData } from './dedupe-journal.js';
 
 export interface RestoredRun {

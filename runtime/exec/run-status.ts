@@ -1,0 +1,31 @@
+// The live progress a run reports while it reads: throughput since the last report, the lowest split
+// watermark, every counter so far, and checkpoints taken.
+
+export interface RunStatus {
+  readonly elapsedMs: number;
+  readonly recordsIn: number;
+  readonly recordsPerSecond: number;
+  /** The lowest split watermark (max event time delivered), or -Infinity before any. */
+  readonly watermark: number;
+  readonly counters: Record<string, number>;
+  readonly checkpoints: { readonly completed: number; readonly failed: number };
+}
+
+export type RunProgress = Omit<RunStatus, 'elapsedMs' | 'recordsPerSecond'>;
+
+/** Reports `progress()` every `intervalMs`, with the rate since the previous report; returns the timer to clear. */
+export function startStatusReports(
+  onStatus: (status: RunStatus) => void,
+  intervalMs: number,
+  started: number,
+  progress: () => RunProgress,
+): NodeJS.Timeout {
+  let last = { time: started, records: 0 };
+  return setInterval(() => {
+    const now = Date.now();
+    const current = progress();
+    const recordsPerSecond = ((current.recordsIn - last.records) * 1000) / Math.max(1, now - last.time);
+    last = { time: now, records: current.recordsIn };
+    onStatus({ ...current, elapsedMs: now - started, recordsPerSecond });
+  }, intervalMs);
+}
