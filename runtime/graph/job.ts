@@ -24,7 +24,11 @@ export interface JobDefinition<Prepared = unknown> {
    * libraries. The value travels to every thread by structured clone, so it must be plain data.
    */
   readonly prepare?: (context: JobContext) => Prepared | Promise<Prepared>;
-  readonly build: (env: StreamEnvironment, context: JobContext, prepared: Prepared) => void;
+  /**
+   * Declared as a method so that any job is a `JobDefinition` (of `unknown`): a property of function type would
+   * make `JobDefinition<undefined>` unassignable to it, and `JobTestHarness.create(job)` fail to type-check.
+   */
+  build(env: StreamEnvironment, context: JobContext, prepared: Prepared): void;
 }
 
 export interface PreparedJobOptions<Prepared> {

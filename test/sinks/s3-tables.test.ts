@@ -92,8 +92,9 @@ function writerFor(outDir: string, format: 'jsonl' | 'parquet', attemptId = 'a1'
   return tableSink(tradesSchema).create(sinkContext(outDir, format, { attemptId, subtaskIndex }));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<CoattailError> {
-  const error = await promise.then(() => undefined, (caught: unknown) => caught);
+/** The error a writer's creation fails with (creating one may return it or a promise of it). */
+async function rejection(pending: unknown): Promise<CoattailError> {
+  const error = await Promise.resolve(pending).then(() => undefined, (caught: unknown) => caught);
   expect(error).toBeInstanceOf(CoattailError);
   expect((error as Error).message).not.toContain('\n');
   return error as CoattailError;
