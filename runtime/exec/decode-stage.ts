@@ -6,7 +6,7 @@ import type { PhysicalPlan } from '../plan/physical-plan.js';
 import { subtaskForKey } from '../plan/key-groups.js';
 import { CounterRegistry } from './metrics.js';
 import { createOperator } from './operator-factory.js';
-import type { Emitter, StreamOperator } from './stream-operator.js';
+import type { Emitter } from './stream-operator.js';
 import { createCodec, type CodecName, type RecordCodec } from '../transport/record-codec.js';
 import { annotateStepError } from './step-error.js';
 import { ChunkPreAggregator, type PartialAggregate } from './pre-aggregation.js';

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-import { generateTape, runCliToEnd, seededRandom } from '../e2e/support/cli.js';
+import { runCliToEnd, seededRandom } from '../e2e/support/cli.js';
 
 export type TapeShape = 'plain' | 'duplicates' | 'late' | 'bursts' | 'days' | 'horizon' | 'files';
 

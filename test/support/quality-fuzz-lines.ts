@@ -31,7 +31,6 @@ export class Dice {
 // Values: field values as JSON text, valid, near-valid and broken
 
 export const FIELDS = ['event_id', 'exchange', 'symbol', 'price', 'quantity', 'quote_volume', 'side', 'timestamp', 'ingestion_timestamp'] as const;
-type Field = (typeof FIELDS)[number];
 
 /** The allow-list of the second rule set: symbols the pattern rejects too, and one only JSON escapes can spell. */
 export const ALLOWED_SYMBOLS: readonly string[] = Object.freeze(['BTC-USDT', 'ETH-USDT', 'btc-usdt', '', 'X', 'ÉTH-USDT', 'BTC-USDT ', 'A"B', 'SOL\u0000USDT']);
