@@ -101,7 +101,13 @@ export function generateTape(options: TapeOptions): { lines: Iterable<string>; t
 }
 
 /** Writes the tape as JSON Lines, with a few blank lines between records (skipped by readers, not records). */
-export async function writeTape(options: TapeOptions & { readonly out: string }): Promise<TapeTruth> {
+export interface TapeFileOptions extends TapeOptions {
+  readonly out: string;
+  /** Called after each block written to the file, with the records written so far (for a progress line). */
+  readonly onProgress?: (recordsWritten: number) => void;
+}
+
+export async function writeTape(options: TapeFileOptions): Promise<TapeTruth> {
   const { lines, truth } = generateTape(options);
   const blanks = mulberry32(seedOf(options.seed, 3));
   const file = createWriteStream(options.out);
@@ -113,8 +119,10 @@ export async function writeTape(options: TapeOptions & { readonly out: string })
   // events.once rejects on 'error', so every wait below also surfaces a failed open or write.
   try {
     let buffer = '';
+    let records = 0;
     for (const line of lines) {
       buffer += line + '\n';
+      records++;
       if (blanks() < 0.0002) {
         truth.emptyLines++;
         buffer += '\n';
@@ -122,6 +130,7 @@ export async function writeTape(options: TapeOptions & { readonly out: string })
       if (buffer.length >= 1 << 20) {
         if (!output.write(buffer)) await once(output, 'drain');
         buffer = '';
+        options.onProgress?.(records);
       }
     }
     output.end(buffer);

@@ -22,7 +22,15 @@ export async function generateCommand(flags: GenerateFlags): Promise<void> {
   // Checked before the tape is written: a long tape should not be lost to a mistyped --truth folder.
   if (flags.truth) await refuseMissingFolder(flags.truth);
   const started = Date.now();
-  const truth = await writeTape({ events: flags.events, seed: flags.seed, badRate, eventsPerSecond: flags.rate, out: flags.out });
+  const progress = process.stderr.isTTY ? progressLine(flags.events) : undefined;
+  const truth = await writeTape({
+    events: flags.events,
+    seed: flags.seed,
+    badRate,
+    eventsPerSecond: flags.rate,
+    out: flags.out,
+    ...(progress ? { onProgress: progress.update } : {}),
+  }).finally(() => progress?.clear());
   if (flags.truth) {
     await writeFile(flags.truth, JSON.stringify(truth, null, 2) + '\n').catch((error: unknown) => {
       throw new CoattailError('BAD_ARGUMENT', `cannot write the ground truth to ${flags.truth}: ${(error as Error).message}`, { cause: error });
@@ -36,4 +44,23 @@ async function refuseMissingFolder(file: string): Promise<void> {
   const folder = dirname(file);
   const isFolder = await stat(folder).then((found) => found.isDirectory(), () => false);
   if (!isFolder) throw new CoattailError('FILE_NOT_FOUND', `cannot write the ground truth to ${file}: ${folder} is not a folder`);
+}
+
+/** A progress line on the terminal, redrawn at most four times a second; nothing when stderr is not a terminal. */
+function progressLine(total: number): { update: (written: number) => void; clear: () => void } {
+  let drawnAt = 0;
+  let drawn = false;
+  return {
+    update: (written) => {
+      const now = Date.now();
+      if (now - drawnAt < 250) return;
+      drawnAt = now;
+      drawn = true;
+      const percent = Math.floor((written * 100) / Math.max(1, total));
+      process.stderr.write(`\rgenerating: ${written.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} records (${percent}%)\x1b[K`);
+    },
+    clear: () => {
+      if (drawn) process.stderr.write('\r\x1b[K');
+    },
+  };
 }

@@ -138,6 +138,19 @@ describe('market tape', () => {
     expect(gunzipSync(bytes).equals(readFileSync(plain))).toBe(true);
   });
 
+  it('reports progress after each block it writes, with the records written so far', async () => {
+    const out = join(directory, 'progress.jsonl');
+    const reported: number[] = [];
+    await writeTape({ events: 20_000, seed: 4, out, onProgress: (written) => reported.push(written) });
+    const lines = readFileSync(out, 'utf8').split('\n').filter((line) => line.length > 0);
+    // ~230-byte lines in 1 MiB blocks: several reports, rising, each a whole number of lines written.
+    expect(reported.length).toBeGreaterThanOrEqual(3);
+    expect(reported).toEqual([...reported].sort((a, b) => a - b));
+    expect(new Set(reported).size).toBe(reported.length);
+    expect(reported.at(-1)!).toBeLessThan(lines.length);
+    expect(lines.length).toBe(20_000);
+  });
+
   it('fails with a clear error when a .gz tape cannot be written', async () => {
     await expect(writeTape({ events: 10, seed: 1, out: join(directory, 'no-such-dir', 'tape.jsonl.gz') })).rejects.toMatchObject({
       code: 'FILE_NOT_FOUND',
