@@ -230,6 +230,10 @@ describe('misuse: one clear line on stderr, non-zero exit, nothing hung', () => 
   it('a timestamp function that throws names the withWatermarks step', () =>
     expectFailure('timestamp-throws.ts', 'step "event-time" threw: record 1500 has no time'));
   it("a stateless step whose open() throws names the step", () => expectFailure('open-throws.js', 'step "enrich" threw: lookup table missing'));
+  it('an async filter (its Promise would keep every record)', () =>
+    expectFailure('async-filter.js', 'step "even" threw: its filter function returned a Promise', 'must be synchronous'));
+  it('an async keyed processElement (its state update would land under another key)', () =>
+    expectFailure('async-process.ts', 'step "running-total" threw: processElement returned a Promise', 'must be synchronous'));
   it('an import that does not resolve, with the absolute path of the importing file', () =>
     expectFailure('missing-import.ts', 'does not compile: Could not resolve "./helpers/not-there.js"', `(${join(jobs, 'misuse', 'missing-import.ts')}:3)`));
 });
