@@ -66,7 +66,7 @@ export class KeyedProcessOperator implements StreamOperator {
     private readonly env: OperatorEnvironment,
     fn: KeyedProcessFunction<unknown, unknown> | TwoInputFunction,
   ) {
-    this.state = new KeyedStateBackend(env.maxParallelism);
+    this.state = new KeyedStateBackend(env.maxParallelism, env.uid);
     this.context = new KeyedContextImpl(env, this.eventTimers, this.processingTimers);
     // A one-input function is a co-function whose second input never receives records.
     this.inputFunctionNames = 'processElement1' in fn ? ['processElement1', 'processElement2'] : ['processElement', 'processElement'];

@@ -53,7 +53,7 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
   window: TimeWindow = { start: 0, end: 0 };
 
   constructor(private readonly env: OperatorEnvironment, private readonly spec: WindowOperatorSpec) {
-    this.globalStateBackend = new KeyedStateBackend(env.maxParallelism);
+    this.globalStateBackend = new KeyedStateBackend(env.maxParallelism, env.uid);
     this.lateRecords = spec.lateCounter ? env.metrics.counter(spec.lateCounter) : undefined;
     this.keyOf = env.keySelectors[0]!;
   }
