@@ -234,6 +234,14 @@ describe('misuse: one clear line on stderr, non-zero exit, nothing hung', () => 
     expectFailure('async-filter.js', 'step "even" threw: its filter function returned a Promise', 'must be synchronous'));
   it('an async keyed processElement (its state update would land under another key)', () =>
     expectFailure('async-process.ts', 'step "running-total" threw: processElement returned a Promise', 'must be synchronous'));
+  it('a function kept in keyed state fails the first checkpoint naming the step', async () => {
+    const result = await runCli(
+      ['run', join(jobs, 'misuse', 'state-function.js'), '-s', `file:${numbers}`, '-o', join(work, 'misuse-state-out'), '-f', 'jsonl', '-p', '2', '-q',
+        '--checkpoint-dir', join(work, 'misuse-state-checkpoints')],
+      { cwd: work, safetyNetMs: 60_000 },
+    );
+    expectOneLineError(result, 'step "remember" keeps state a checkpoint cannot store', 'could not be cloned', 'keep plain data in state');
+  });
   it('an import that does not resolve, with the absolute path of the importing file', () =>
     expectFailure('missing-import.ts', 'does not compile: Could not resolve "./helpers/not-there.js"', `(${join(jobs, 'misuse', 'missing-import.ts')}:3)`));
 });
