@@ -4,6 +4,7 @@ import type { Collector, ProcessContext, ProcessFunction, RuntimeContext } from 
 import type { OutputTag } from '../runtime/graph/functions.js';
 import type { OperatorEnvironment, StreamOperator } from '../runtime/exec/stream-operator.js';
 import { CoattailError } from '../runtime/errors.js';
+import { refuseAsync } from './synchronous.js';
 
 /**
  * Keyed state and timers exist only after keyBy. The types say so, but a .js job (or a cast) reaches for them
@@ -16,7 +17,9 @@ function needsKeyBy(step: string, what: string): never {
 export class MapOperator implements StreamOperator {
   constructor(private readonly env: OperatorEnvironment, private readonly fn: (value: unknown) => unknown) {}
   processElement(value: unknown, timestamp: number | null): void {
-    this.env.output.emit(this.fn(value), timestamp);
+    const mapped = this.fn(value);
+    refuseAsync(mapped, 'its map function');
+    this.env.output.emit(mapped, timestamp);
   }
   onWatermark(watermark: number): number {
     return watermark;
@@ -26,7 +29,9 @@ export class MapOperator implements StreamOperator {
 export class FilterOperator implements StreamOperator {
   constructor(private readonly env: OperatorEnvironment, private readonly fn: (value: unknown) => boolean) {}
   processElement(value: unknown, timestamp: number | null): void {
-    if (this.fn(value)) this.env.output.emit(value, timestamp);
+    const keep = this.fn(value);
+    refuseAsync(keep, 'its filter function');
+    if (keep) this.env.output.emit(value, timestamp);
   }
   onWatermark(watermark: number): number {
     return watermark;
@@ -56,7 +61,7 @@ export class FlatMapOperator implements StreamOperator {
   }
   processElement(value: unknown, timestamp: number | null): void {
     this.out.timestamp = timestamp;
-    this.fn(value, this.out);
+    refuseAsync(this.fn(value, this.out), 'its flatMap function');
   }
   onWatermark(watermark: number): number {
     this.out.currentWatermark = watermark;
@@ -79,11 +84,11 @@ export class ProcessOperator implements StreamOperator {
         return needsKeyBy(uid, 'keyed state');
       },
     };
-    this.fn.open?.(context);
+    refuseAsync(this.fn.open?.(context), 'open()');
   }
   processElement(value: unknown, timestamp: number | null): void {
     this.out.timestamp = timestamp;
-    this.fn.processElement(value, this.out, this.out);
+    refuseAsync(this.fn.processElement(value, this.out, this.out), 'processElement');
   }
   onWatermark(watermark: number): number {
     this.out.currentWatermark = watermark;

@@ -12,6 +12,7 @@ import type { OperatorEnvironment, OperatorSnapshot, StreamOperator } from '../r
 import { KeyedStateBackend } from '../runtime/state/keyed-state-backend.js';
 import { TimerQueue, type Timer } from '../runtime/time/timer-queue.js';
 import { keyGroupFor } from '../runtime/plan/key-groups.js';
+import { refuseAsync } from './synchronous.js';
 
 interface KeyedGroupSnapshot {
   readonly state: Record<string, Array<[string, unknown]>>;
@@ -58,14 +59,17 @@ export class KeyedProcessOperator implements StreamOperator {
   private readonly processingTimers = new TimerQueue();
   private readonly context: KeyedContextImpl;
   private readonly coFunction: TwoInputFunction;
+  /** For messages: what the user's function calls its per-record methods. */
+  private readonly inputFunctionNames: readonly [string, string];
 
   constructor(
     private readonly env: OperatorEnvironment,
     fn: KeyedProcessFunction<unknown, unknown> | TwoInputFunction,
   ) {
-    this.state = new KeyedStateBackend(env.maxParallelism);
+    this.state = new KeyedStateBackend(env.maxParallelism, env.uid);
     this.context = new KeyedContextImpl(env, this.eventTimers, this.processingTimers);
     // A one-input function is a co-function whose second input never receives records.
+    this.inputFunctionNames = 'processElement1' in fn ? ['processElement1', 'processElement2'] : ['processElement', 'processElement'];
     this.coFunction =
       'processElement1' in fn
         ? fn
@@ -78,12 +82,13 @@ export class KeyedProcessOperator implements StreamOperator {
   }
 
   open(): void {
-    this.coFunction.open?.({
+    const opened = this.coFunction.open?.({
       subtaskIndex: this.env.subtaskIndex,
       parallelism: this.env.parallelism,
       metrics: this.env.metrics,
       state: this.state,
     });
+    refuseAsync(opened, 'open()');
   }
 
   processElement(value: unknown, timestamp: number | null, port: 1 | 2): void {
@@ -92,8 +97,8 @@ export class KeyedProcessOperator implements StreamOperator {
     this.state.currentKey = key;
     this.context.timestamp = timestamp;
     this.context.timeDomain = 'event-time';
-    if (port === 1) this.coFunction.processElement1(value, this.context, this.context);
-    else this.coFunction.processElement2(value, this.context, this.context);
+    if (port === 1) refuseAsync(this.coFunction.processElement1(value, this.context, this.context), this.inputFunctionNames[0]);
+    else refuseAsync(this.coFunction.processElement2(value, this.context, this.context), this.inputFunctionNames[1]);
   }
 
   onWatermark(watermark: number): number {
@@ -116,7 +121,7 @@ export class KeyedProcessOperator implements StreamOperator {
     this.state.currentKey = timer.key;
     this.context.timestamp = domain === 'event-time' ? timer.timestamp : null;
     this.context.timeDomain = domain;
-    this.coFunction.onTimer(timer.timestamp, this.context, this.context);
+    refuseAsync(this.coFunction.onTimer(timer.timestamp, this.context, this.context), 'onTimer');
   }
 
   snapshotState(): OperatorSnapshot {

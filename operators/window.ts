@@ -15,6 +15,7 @@ import { KeyedStateBackend } from '../runtime/state/keyed-state-backend.js';
 import { MinHeap } from '../runtime/time/min-heap.js';
 import { keyGroupFor } from '../runtime/plan/key-groups.js';
 import type { PartialAggregate } from '../runtime/exec/pre-aggregation.js';
+import { refuseAsync } from './synchronous.js';
 
 export interface WindowOperatorSpec {
   readonly assigner: WindowAssigner;
@@ -52,7 +53,7 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
   window: TimeWindow = { start: 0, end: 0 };
 
   constructor(private readonly env: OperatorEnvironment, private readonly spec: WindowOperatorSpec) {
-    this.globalStateBackend = new KeyedStateBackend(env.maxParallelism);
+    this.globalStateBackend = new KeyedStateBackend(env.maxParallelism, env.uid);
     this.lateRecords = spec.lateCounter ? env.metrics.counter(spec.lateCounter) : undefined;
     this.keyOf = env.keySelectors[0]!;
   }
@@ -66,7 +67,7 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
   }
 
   open(): void {
-    this.spec.windowFunction?.open?.({ subtaskIndex: this.env.subtaskIndex, parallelism: this.env.parallelism, metrics: this.env.metrics });
+    refuseAsync(this.spec.windowFunction?.open?.({ subtaskIndex: this.env.subtaskIndex, parallelism: this.env.parallelism, metrics: this.env.metrics }), 'open()');
   }
 
   processElement(value: unknown, timestamp: number | null): void {
@@ -130,7 +131,7 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
     if (this.spec.windowFunction) {
       this.window = { start: open.start, end };
       this.globalStateBackend.currentKey = key;
-      this.spec.windowFunction.process(key, result, this, this);
+      refuseAsync(this.spec.windowFunction.process(key, result, this, this), 'its window function');
     } else {
       this.env.output.emit(result, end - 1);
     }

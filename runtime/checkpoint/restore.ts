@@ -32,21 +32,31 @@ export function statefulOperatorUids(plan: PhysicalPlan): string[] {
     .sort();
 }
 
-/**
- * Refuses a checkpoint whose state this job has no step for (as Flink without --allowNonRestoredState): a
- * renamed or removed stateful step would silently lose it. Steps the checkpoint has no state for start empty,
- * as new operators do in Flink (an added sink such as --alerts, a new detector). Returns their uids.
- */
 /** Whether the job writes file tables whose pending parts a checkpoint lists (sinks that recover output). */
 export function hasFileTables(plan: PhysicalPlan): boolean {
   return plan.graph.nodes.some((node) => node.spec.kind === 'sink' && node.spec.factory.recover !== undefined);
 }
 
+export interface RestoreCompatibility {
+  /** Stateful steps of this job the checkpoint has no state for: they start empty. */
+  readonly startEmpty: string[];
+  /** Steps the checkpoint has state for that this job lacks, dropped because the run allows it. */
+  readonly dropped: string[];
+}
+
 /**
- * Refuses a checkpoint this run cannot continue; returns the stateful steps it has no state for (they start empty).
- * `format`: this run's table format, for a job with file tables.
+ * Refuses a checkpoint this run cannot continue. `format`: this run's table format, for a job with file tables.
+ * State this job has no step for is refused (as Flink without --allowNonRestoredState): a renamed or removed
+ * stateful step would silently lose it; `allowNonRestoredState` drops it instead. Steps the checkpoint has no
+ * state for start empty, as new operators do in Flink (an added sink such as --alerts, a new detector).
  */
-export function checkRestoreCompatible(metadata: CheckpointMetadata, plan: PhysicalPlan, maxParallelism: number, format?: string): string[] {
+export function checkRestoreCompatible(
+  metadata: CheckpointMetadata,
+  plan: PhysicalPlan,
+  maxParallelism: number,
+  options: { readonly format?: string; readonly allowNonRestoredState?: boolean } = {},
+): RestoreCompatibility {
+  const { format } = options;
   const where = `checkpoint ${metadata.checkpointId}`;
   if (format !== undefined && metadata.outputFormat !== undefined && metadata.outputFormat !== format) {
     throw new CoattailError(
@@ -64,13 +74,14 @@ export function checkRestoreCompatible(metadata: CheckpointMetadata, plan: Physi
   const stored = new Set(metadata.operators);
   const missing = [...stored].filter((uid) => !current.has(uid));
   const added = [...current].filter((uid) => !stored.has(uid));
-  if (missing.length > 0) {
+  if (missing.length > 0 && !options.allowNonRestoredState) {
     throw new CoattailError(
       'RESTORE_MISMATCH',
-      `${where} does not match this job's operators: state for ${missing.map((u) => `"${u}"`).join(', ')} has no step in this job`,
+      `${where} does not match this job's operators: state for ${missing.map((u) => `"${u}"`).join(', ')} has no step in this job ` +
+        '(a step renamed or removed: give it its old name back, or drop that state with --allow-non-restored-state)',
     );
   }
-  return added;
+  return { startEmpty: added, dropped: missing };
 }
 
 /** The snapshots a new subtask restores: every stored key group inside its range, from whichever old subtask. */

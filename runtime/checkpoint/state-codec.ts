@@ -1,10 +1,34 @@
 // Encodes state files: V8's serializer keeps Maps, typed arrays and -Infinity exactly; the blob adds a checksum.
 
 import { deserialize, serialize } from 'node:v8';
+import { CoattailError, describeError } from '../errors.js';
 import { openBlob, sealBlob } from './blob.js';
 
 export function encodeState(value: unknown): Uint8Array {
   return sealBlob(serialize(value));
+}
+
+/**
+ * Encodes a subtask's snapshot. State that V8's serializer cannot copy (a function, a Promise, a socket kept in
+ * keyed state) fails naming its step: V8's own message names only the value.
+ */
+export function encodeSubtaskState(snapshot: { readonly operators: Readonly<Record<string, unknown>> }): Uint8Array {
+  try {
+    return encodeState(snapshot);
+  } catch (error) {
+    for (const [step, state] of Object.entries(snapshot.operators)) {
+      try {
+        serialize(state);
+      } catch (stepError) {
+        throw new CoattailError(
+          'CHECKPOINT_FAILED',
+          `step "${step}" keeps state a checkpoint cannot store (${describeError(stepError)}); keep plain data in state: objects, arrays, Maps, strings, numbers`,
+          { cause: stepError },
+        );
+      }
+    }
+    throw error;
+  }
 }
 
 export function decodeState<T>(bytes: Uint8Array, name: string): T {

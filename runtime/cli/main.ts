@@ -53,6 +53,7 @@ export function buildProgram(): Command {
     .option('--no-checkpoints', 'keep no checkpoints (no restore, no exactly-once after a crash)')
     .option('--retain <n>', 'completed checkpoints to keep', positiveInt('--retain'), 3)
     .option('--restore <checkpoint>', 'latest | chk-N | N | path to a chk-N folder')
+    .option('--allow-non-restored-state', "with --restore: drop the checkpoint's state of steps this job no longer has (renamed or removed)")
     .option('--tolerable-failed-checkpoints <n>', 'consecutive checkpoint failures before the job fails', nonNegativeInt('--tolerable-failed-checkpoints'), 3)
     .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// --out and --checkpoint-dir (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)')
     .action(async (jobFile: string, options, command: Command) => {

@@ -32,6 +32,7 @@ export interface RunFlags {
   readonly checkpointInterval: string;
   readonly retain: number;
   readonly restore?: string;
+  readonly allowNonRestoredState?: boolean;
   readonly tolerableFailedCheckpoints: number;
   readonly s3Endpoint?: string;
   readonly bounded?: boolean;
@@ -86,6 +87,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   if (flags.checkpoints) refuseFileAsFolder('--checkpoint-dir', flags.checkpointDir);
   if (flags.config !== undefined) refuseMissingConfig(flags.config);
   if (flags.restore !== undefined && !flags.checkpoints) throw new CoattailError('BAD_ARGUMENT', '--restore cannot be combined with --no-checkpoints');
+  if (flags.allowNonRestoredState && flags.restore === undefined) throw new CoattailError('BAD_ARGUMENT', '--allow-non-restored-state applies to a --restore only');
   const intervalMs = parseDuration(flags.checkpointInterval, '--checkpoint-interval');
   if (intervalMs < 10) throw new CoattailError('BAD_ARGUMENT', '--checkpoint-interval must be at least 10ms');
   // Flags of another source than the one chosen would do nothing; say so rather than run without them.
@@ -158,6 +160,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
           }
         : {}),
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
+      ...(flags.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
       ...(showStatus ? { onStatus, statusIntervalMs: interactive ? 1000 : 5000 } : {}),
     });
     display?.end();

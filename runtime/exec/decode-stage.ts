@@ -140,7 +140,11 @@ export class DecodeStage {
           throw new Error('sinks do not run in the decode stage');
         },
       );
-      await operator.open?.();
+      try {
+        await operator.open?.();
+      } catch (error) {
+        throw annotateStepError(error, node.uid);
+      }
       const push: Push = (value, timestamp) => {
         try {
           operator.processElement(value, timestamp, 1);
@@ -187,13 +191,14 @@ export class DecodeStage {
     const { plan } = this;
     this.orderedIndex = this.orderedCount++;
     if (plan.dedupe) {
-      const key = plan.dedupe.key(value);
+      const { name = 'dedupe', key: keyOf, timestamp } = plan.dedupe;
+      const key = inStepCalled(name, keyOf, value);
       this.dedupeKeys.push(key);
       this.dedupeHashes.push(dedupeHash(key));
-      this.dedupeTimes.push(plan.dedupe.timestamp(value));
+      this.dedupeTimes.push(inStepCalled(name, timestamp, value));
     }
     if (plan.watermarks) {
-      this.orderedTime = plan.watermarks.timestamp(value);
+      this.orderedTime = inStepCalled(plan.watermarks.name, plan.watermarks.timestamp, value);
       if (!Number.isFinite(this.orderedTime)) {
         throw annotateStepError(new Error(`its timestamp function returned ${String(this.orderedTime)}, not epoch milliseconds`), plan.watermarks.name);
       }
@@ -305,9 +310,21 @@ export function decodeForCoordinator(stage: DecodeStage, request: DecodeRequest)
  */
 function checkedKeySelector(name: string, selector: (value: unknown) => string): (value: unknown) => string {
   return (value) => {
-    const key: unknown = selector(value);
+    const key: unknown = inStepCalled(name, selector, value);
     if (typeof key === 'string') return key;
     const shown = typeof key === 'number' || typeof key === 'boolean' || typeof key === 'bigint' ? `${typeof key} ${String(key)}` : key === null ? 'null' : typeof key;
     throw annotateStepError(new Error(`its key selector returned ${shown}, not a string (return String(...) of it)`), name);
   };
+}
+
+/**
+ * Calls a function of the step `name` that runs inside another step's emit (a key selector, a timestamp or dedupe
+ * key function): an exception names this step, not the step whose output it was called on.
+ */
+function inStepCalled<T>(name: string, fn: (value: unknown) => T, value: unknown): T {
+  try {
+    return fn(value);
+  } catch (error) {
+    throw annotateStepError(error, name);
+  }
 }

@@ -59,7 +59,13 @@ export async function prepareRestore(
   }
   const loaded = await store.loadForRestore<CoordinatorCheckpointState, SubtaskCheckpointState>(target.which, log);
   const { metadata } = loaded;
-  const startEmpty = checkRestoreCompatible(metadata, plan, options.maxParallelism, hasFileTables(plan) ? options.format : undefined);
+  const { startEmpty, dropped } = checkRestoreCompatible(metadata, plan, options.maxParallelism, {
+    ...(hasFileTables(plan) ? { format: options.format } : {}),
+    allowNonRestoredState: options.allowNonRestoredState === true,
+  });
+  if (dropped.length > 0) {
+    log(`checkpoint ${metadata.checkpointId} holds state for ${quoted(dropped)}, which this job has no step for: dropped (--allow-non-restored-state)`);
+  }
   if (startEmpty.length > 0) log(`no state in checkpoint ${metadata.checkpointId} for ${startEmpty.map((u) => `"${u}"`).join(', ')}: starting empty`);
   // As in Flink, changed settings do not stop a restore (a threshold may change on purpose); they are named,
   // since windows of another size or delay written after the restore sit in the same tables as earlier ones.
@@ -126,6 +132,10 @@ export async function prepareRestore(
     dedupeSegments: loaded.coordinator.ordered.dedupeSegments.map((key) => ({ key, data: loaded.shared.get(key) as DedupeSegmentData })),
     operatorsFor: (subtaskIndex) => snapshotsForSubtask(loaded.subtasks, subtaskIndex, options.parallelism, options.maxParallelism),
   };
+}
+
+function quoted(uids: readonly string[]): string {
+  return uids.map((uid) => `"${uid}"`).join(', ');
 }
 
 /** Whether the restored checkpoint's folder is the one this run writes checkpoints to (and a later `latest` reads). */

@@ -33,6 +33,11 @@ export interface RunOptions {
   readonly checkpoint?: CheckpointOptions;
   /** `latest`, `chk-N`, `N` or a checkpoint folder path. Needs `checkpoint` for where to look. */
   readonly restore?: string;
+  /**
+   * Drop the checkpoint's state of steps this job no longer has, instead of refusing the restore (Flink's
+   * --allowNonRestoredState).
+   */
+  readonly allowNonRestoredState?: boolean;
   /** Abort to stop a run (Ctrl-C): reading stops, a savepoint is taken if checkpointing, the summary is written. */
   readonly signal?: AbortSignal;
   readonly onStatus?: (status: RunStatus) => void;

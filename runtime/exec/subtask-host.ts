@@ -10,7 +10,7 @@ import type { DecodeRequest } from './decode-result.js';
 import { decodeForCoordinator, DecodeStage } from './decode-stage.js';
 import { SubtaskGraph } from './subtask-graph.js';
 import { createCodec } from '../transport/record-codec.js';
-import { encodeState } from '../checkpoint/state-codec.js';
+import { encodeSubtaskState } from '../checkpoint/state-codec.js';
 import type { SubtaskCheckpointState } from '../checkpoint/restore.js';
 
 const port = parentPort!;
@@ -135,7 +135,7 @@ async function main(launch: SubtaskLaunch): Promise<void> {
       case 'barrier': {
         await graph.flush();
         const snapshot: SubtaskCheckpointState = { operators: graph.snapshotOperators(), counters: graph.metrics.values() };
-        const state = encodeState(snapshot);
+        const state = encodeSubtaskState(snapshot);
         uncommitted.push({ checkpointId: message.checkpointId, pendingByUid: await graph.prepareCommit(message.checkpointId) });
         const pending = uncommitted.flatMap(({ pendingByUid }) => Object.entries(pendingByUid).map(([sink, value]) => ({ sink, pending: value })));
         port.postMessage({ type: 'snapshot', checkpointId: message.checkpointId, state, pending } satisfies FromSubtask, [state.buffer as ArrayBuffer]);

@@ -97,7 +97,7 @@ export class DataStream<T> {
       duplicateCounter?: string;
     },
   ): DataStream<T> {
-    const spec = { ...options, withinMs: parseDuration(options.within, `${name}: within`) };
+    const spec = { ...options, name, withinMs: parseDuration(options.within, `${name}: within`) };
     return this.then(name, { kind: 'dedupe', spec });
   }
 

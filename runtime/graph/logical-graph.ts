@@ -17,6 +17,8 @@ import type {
 export type AnyFunction = (...args: any[]) => any;
 
 export interface DedupeSpec {
+  /** The step's name, for messages. */
+  readonly name?: string;
   readonly key: (value: any) => string;
   readonly timestamp: (value: any) => number;
   /** An id already passed whose event time is within this horizon of the current record is a duplicate. */

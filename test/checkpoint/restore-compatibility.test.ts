@@ -48,25 +48,25 @@ describe('restore compatibility', () => {
   });
 
   it("restores a live run's checkpoint into a bounded run of the same job and the other way round", () => {
-    expect(checkRestoreCompatible(metadataOf(plan({ live: true })), plan({ live: false }), 128)).toEqual([]);
-    expect(checkRestoreCompatible(metadataOf(plan({ live: false })), plan({ live: true }), 128)).toEqual([]);
+    expect(checkRestoreCompatible(metadataOf(plan({ live: true })), plan({ live: false }), 128).startEmpty).toEqual([]);
+    expect(checkRestoreCompatible(metadataOf(plan({ live: false })), plan({ live: true }), 128).startEmpty).toEqual([]);
   });
 
   it('starts a step the checkpoint has no state for empty, and names it', () => {
-    expect(checkRestoreCompatible(metadataOf(plan({ live: false })), plan({ live: false, extraTable: true }), 128)).toEqual(['more-counts']);
+    expect(checkRestoreCompatible(metadataOf(plan({ live: false })), plan({ live: false, extraTable: true }), 128).startEmpty).toEqual(['more-counts']);
   });
 
   it('refuses a checkpoint of file tables in another format; jobs without file tables and older checkpoints have none to compare', () => {
     const stored = plan({ live: false });
     expect(hasFileTables(stored)).toBe(true);
     const jsonl = { ...metadataOf(stored), outputFormat: 'jsonl' } as CheckpointMetadata;
-    expect(checkRestoreCompatible(jsonl, stored, 128, 'jsonl')).toEqual([]);
-    expect(() => checkRestoreCompatible(jsonl, stored, 128, 'parquet')).toThrow(
+    expect(checkRestoreCompatible(jsonl, stored, 128, { format: 'jsonl' }).startEmpty).toEqual([]);
+    expect(() => checkRestoreCompatible(jsonl, stored, 128, { format: 'parquet' })).toThrow(
       "checkpoint 7 was taken by a run writing jsonl tables, this run writes parquet; a table's parts stay in one format, run with -f jsonl",
     );
     // Written before the field existed, or by a job without file tables: nothing to compare.
-    expect(checkRestoreCompatible(metadataOf(stored), stored, 128, 'parquet')).toEqual([]);
-    expect(checkRestoreCompatible(jsonl, stored, 128, undefined)).toEqual([]);
+    expect(checkRestoreCompatible(metadataOf(stored), stored, 128, { format: 'parquet' }).startEmpty).toEqual([]);
+    expect(checkRestoreCompatible(jsonl, stored, 128).startEmpty).toEqual([]);
   });
 
   it('names the splits the checkpoint was still reading that the source no longer has; ended and new splits are fine', () => {
@@ -86,6 +86,16 @@ describe('restore compatibility', () => {
       throw new Error('expected a refusal');
     })();
     expect(refusal).toBeInstanceOf(CoattailError);
-    expect(refusal.message).toBe(`checkpoint 7 does not match this job's operators: state for "count" has no step in this job`);
+    expect(refusal.message).toBe(
+      `checkpoint 7 does not match this job's operators: state for "count" has no step in this job ` +
+        '(a step renamed or removed: give it its old name back, or drop that state with --allow-non-restored-state)',
+    );
+  });
+
+  it('drops state the job has no step for when the run allows it, naming it, and starts the renamed step empty', () => {
+    const compatibility = checkRestoreCompatible(metadataOf(plan({ live: false })), plan({ live: false, windowName: 'renamed' }), 128, {
+      allowNonRestoredState: true,
+    });
+    expect(compatibility).toEqual({ startEmpty: ['renamed'], dropped: ['count'] });
   });
 });

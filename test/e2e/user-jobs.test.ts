@@ -225,6 +225,23 @@ describe('misuse: one clear line on stderr, non-zero exit, nothing hung', () => 
     expectFailure('build-throws.ts', 'job misuse-build-throws: build() threw: THRESHOLD is not set'));
   it('keyed state on a stream that was never keyed', () => expectFailure('unkeyed-state.js', 'step "counter" uses keyed state', 'keyBy(...)'));
   it('a timestamp extractor returning NaN', () => expectFailure('timestamp-nan.ts', 'step "event-time" threw: its timestamp function returned NaN'));
+  it('a keyBy selector that throws names the keyBy step', () =>
+    expectFailure('key-selector-throws.js', 'step "by-second" threw: Cannot read properties of undefined'));
+  it('a timestamp function that throws names the withWatermarks step', () =>
+    expectFailure('timestamp-throws.ts', 'step "event-time" threw: record 1500 has no time'));
+  it("a stateless step whose open() throws names the step", () => expectFailure('open-throws.js', 'step "enrich" threw: lookup table missing'));
+  it('an async filter (its Promise would keep every record)', () =>
+    expectFailure('async-filter.js', 'step "even" threw: its filter function returned a Promise', 'must be synchronous'));
+  it('an async keyed processElement (its state update would land under another key)', () =>
+    expectFailure('async-process.ts', 'step "running-total" threw: processElement returned a Promise', 'must be synchronous'));
+  it('a function kept in keyed state fails the first checkpoint naming the step', async () => {
+    const result = await runCli(
+      ['run', join(jobs, 'misuse', 'state-function.js'), '-s', `file:${numbers}`, '-o', join(work, 'misuse-state-out'), '-f', 'jsonl', '-p', '2', '-q',
+        '--checkpoint-dir', join(work, 'misuse-state-checkpoints')],
+      { cwd: work, safetyNetMs: 60_000 },
+    );
+    expectOneLineError(result, 'step "remember" keeps state a checkpoint cannot store', 'could not be cloned', 'keep plain data in state');
+  });
   it('an import that does not resolve, with the absolute path of the importing file', () =>
     expectFailure('missing-import.ts', 'does not compile: Could not resolve "./helpers/not-there.js"', `(${join(jobs, 'misuse', 'missing-import.ts')}:3)`));
 });

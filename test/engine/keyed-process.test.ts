@@ -8,6 +8,7 @@ import {
   subtaskForKey,
   type DataStream,
   type KeyedProcessFunction,
+  type MapState,
   type ValueState,
 } from '../../runtime/index.js';
 
@@ -172,6 +173,42 @@ describe('keyed process operator', () => {
     const restored = await OperatorTestHarness.create(build, { restoreFrom: [snapshot] });
     restored.processWatermark(1_000);
     expect(restored.outputValues()).toEqual(['a@11=1']);
+  });
+});
+
+describe('a state name changed to another kind of state', () => {
+  /** The summing step with its state named `sum` as a MapState instead of a ValueState. */
+  const summingIntoMap = (input: DataStream<Event>) =>
+    input.keyBy('by-key', (e) => e.key).process('sum', {
+      open(ctx) {
+        sum = ctx.state.mapState<string, number>('sum');
+      },
+      processElement(event: Event) {
+        sum.put('total', (sum.get('total') ?? 0) + event.amount);
+      },
+    });
+  let sum!: MapState<string, number>;
+
+  it('refuses to restore a ValueState into a MapState of the same name, naming the step and the state', async () => {
+    const original = await OperatorTestHarness.create(build);
+    original.processElement({ key: 'a', amount: 1 }, 1);
+    const snapshot = original.snapshot();
+    await expect(OperatorTestHarness.create(summingIntoMap, { restoreFrom: [snapshot] })).rejects.toThrow(
+      'step "sum": state "sum" is a ValueState in the checkpoint and a MapState in this job',
+    );
+  });
+
+  it('refuses one name used for two kinds of state in one step', async () => {
+    const harness = OperatorTestHarness.create((input: DataStream<Event>) =>
+      input.keyBy('by-key', (e) => e.key).process('both', {
+        open(ctx) {
+          ctx.state.valueState<number>('n');
+          ctx.state.listState<number>('n');
+        },
+        processElement() {},
+      }),
+    );
+    await expect(harness).rejects.toThrow('state "n" is used both as a ValueState and as a ListState');
   });
 });
 
