@@ -127,7 +127,11 @@ async function main(launch: SubtaskLaunch): Promise<void> {
         await graph.flush();
         return;
       case 'end-of-input':
-        if (message.drain) graph.gate.endAll();
+        if (message.drain) {
+          graph.gate.endAll();
+          // Timers already due fire, as they would have at the next tick; those not yet due are dropped.
+          graph.onProcessingTime(Date.now());
+        }
         for (const { pendingByUid } of uncommitted.splice(0)) await graph.commit(pendingByUid);
         await graph.finish();
         send({ type: 'finished', counters: graph.metrics.values() });

@@ -108,6 +108,17 @@ describe('a keyed-state job with event-time and processing-time timers', () => {
   }
 });
 
+describe('processing-time timers in a bounded run', () => {
+  // Each user's first event registers a timer already due and one ten minutes ahead. The input ends long before
+  // the next processing-time tick can come round, so only the end of input can fire the due ones.
+  for (const parallelism of [1, 2]) {
+    it(`fires every timer already due by the end of the input, and none not yet due, at -p ${parallelism}`, async () => {
+      const { out } = await runJob('due-timers.ts', parallelism);
+      expect(readSummary(out)).toMatchObject({ due_timers: 4, far_timers: 0 });
+    });
+  }
+});
+
 describe('a plain-JS window job: tumbling, sliding, reduce, late side outputs', () => {
   const window = (user: string, start: number, count: number, amount: number) => ({ user, start: at(start), end: at(start + 10), count, amount });
   const slide = (user: string, start: number, ids: string) => ({ user, start: at(start), end: at(start + 20), ids });
