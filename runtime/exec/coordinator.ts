@@ -17,6 +17,7 @@ import { OrderedStage, type OrderedStageState } from './ordered-stage.js';
 import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
 import { outputFileExists, writeOutputFile } from '../../connectors/sinks/output-file.js';
+import { SplitIdleClock } from './split-idle-clock.js';
 import { SplitReaders, type Item } from './split-readers.js';
 import { WatermarkCeiling } from './watermark-ceiling.js';
 import { initializeSinksGlobally } from './sink-globals.js';
@@ -210,7 +211,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   // existed: honoured now, the run takes its savepoint without reading (it used to run to the end of the input).
   if (options.signal?.aborted) onAbort();
 
-  const lastActivity = splits.map(() => Date.now());
+  const idleClock = new SplitIdleClock(splits.length, Date.now());
   const idle = splits.map(() => false);
   const ceiling = new WatermarkCeiling(
     {
@@ -317,6 +318,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       }
       inFlight.release();
       const { split } = item;
+      idleClock.release(split, Date.now());
       applying = true;
       if (idle[split] && item.result.recordsIn > 0) {
         // Only records end idleness: a live source's empty polls would wake an idle split every few ms.
@@ -356,7 +358,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     if (applying) return;
     const now = Date.now();
     splits.forEach((_, split) => {
-      if (!idle[split] && !ended[split] && now - lastActivity[split]! > idleMs) {
+      if (!idle[split] && !ended[split] && idleClock.quietMs(split, now) > idleMs) {
         idle[split] = true;
         subtasks.broadcast({ type: 'split-idle', split, idle: true });
         ceiling.update();
@@ -392,7 +394,9 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       inFlight,
       results,
       shouldStop: () => stopped || failure !== undefined,
-      onActivity: (split) => (lastActivity[split] = Date.now()),
+      onRecords: (split) => idleClock.records(split, Date.now()),
+      onHold: (split) => idleClock.hold(split, Date.now()),
+      onRelease: (split) => idleClock.release(split, Date.now()),
     });
     splits.forEach((split, index) => readers.add(split, positions[index], ended[index]!));
     readers.done().catch(fail);
@@ -409,7 +413,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
               splits.push(split);
               positions.push(undefined);
               ended.push(false);
-              lastActivity.push(Date.now());
+              idleClock.add(Date.now());
               idle.push(false);
               openSplits++;
               subtasks.broadcast({ type: 'split-added', split: index });
