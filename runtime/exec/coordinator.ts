@@ -129,6 +129,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   }
   const positions: Array<SplitPosition | undefined> = splits.map((_, i) => restored?.startPositions[i]);
   const ended: boolean[] = splits.map((_, i) => restored?.alreadyEnded[i] ?? false);
+  ordered.trackSplits(splits.length);
+  ended.forEach((splitEnded, split) => splitEnded && ordered.endSplit(split));
 
   let failure: CoattailError | undefined;
   let rejectFailure!: (error: CoattailError) => void;
@@ -312,6 +314,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       if (item.kind === 'split-end') {
         openSplits--;
         ended[item.split] = true;
+        ordered.endSplit(item.split);
         subtasks.broadcast({ type: 'split-end', split: item.split });
         ceiling.update();
         continue;
@@ -323,6 +326,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       if (idle[split] && item.result.recordsIn > 0) {
         // Only records end idleness: a live source's empty polls would wake an idle split every few ms.
         idle[split] = false;
+        ordered.setIdle(split, false);
         subtasks.broadcast({ type: 'split-idle', split, idle: false });
       }
       const result = await withoutLatePartials(item);
@@ -360,6 +364,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     splits.forEach((_, split) => {
       if (!idle[split] && !ended[split] && idleClock.quietMs(split, now) > idleMs) {
         idle[split] = true;
+        ordered.setIdle(split, true);
         subtasks.broadcast({ type: 'split-idle', split, idle: true });
         ceiling.update();
       }
@@ -415,6 +420,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
               ended.push(false);
               idleClock.add(Date.now());
               idle.push(false);
+              ordered.trackSplits(splits.length);
               openSplits++;
               subtasks.broadcast({ type: 'split-added', split: index });
               log(`new split ${split.splitId} (${split.origin})`);
