@@ -312,5 +312,14 @@ export class ParquetTableWriter implements SinkWriter<TableRow> {
 function partitionName(column: string | undefined, day: number | null): string {
   if (column === undefined) return '';
   if (day === null) return NULL_PARTITION;
-  return `date=${new Date(day * MILLISECONDS_PER_DAY).toISOString().slice(0, 10)}`;
+  return `date=${isoDate(day)}`;
+}
+
+/**
+ * `YYYY-MM-DD` of a UTC day; a year outside 0000-9999 keeps its ISO expanded form (`-000001-12-31`,
+ * `+010000-01-01`) whole: a fixed ten characters cut such a date to `-000001-12`.
+ */
+function isoDate(day: number): string {
+  const iso = new Date(day * MILLISECONDS_PER_DAY).toISOString();
+  return iso.slice(0, iso.indexOf('T'));
 }

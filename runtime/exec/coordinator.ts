@@ -43,6 +43,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     ordered.restore(restored.coordinator.ordered, restored.dedupeSegments);
     addCounts(decodeCounters, restored.coordinator.counters);
   }
+  ordered.trackSplits(splits.count);
+  splits.ended.forEach((splitEnded, split) => splitEnded && ordered.endSplit(split));
 
   let failure: CoattailError | undefined;
   let rejectFailure!: (error: CoattailError) => void;
@@ -199,15 +201,20 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       if (item === 'stopped') return;
       if (item.kind === 'split-end') {
         splits.end(item.split);
+        ordered.endSplit(item.split);
         subtasks.broadcast({ type: 'split-end', split: item.split });
         ceiling.update();
         continue;
       }
       inFlight.release();
       const { split } = item;
+      splits.release(split);
       applying = true;
       // Only records end idleness: a live source's empty polls would wake an idle split every few ms.
-      if (item.result.recordsIn > 0 && splits.wake(split)) subtasks.broadcast({ type: 'split-idle', split, idle: false });
+      if (item.result.recordsIn > 0 && splits.wake(split)) {
+        ordered.setIdle(split, false);
+        subtasks.broadcast({ type: 'split-idle', split, idle: false });
+      }
       const result = await withoutLatePartials(item);
       recordsIn.inc(result.recordsIn);
       recordsInTotal += result.recordsIn;
@@ -240,6 +247,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     // Not between checking a chunk's partials against the ceiling and sending them: idleness raises it.
     if (applying) return;
     for (const split of splits.markIdle(Date.now(), idleMs)) {
+      ordered.setIdle(split, true);
       subtasks.broadcast({ type: 'split-idle', split, idle: true });
       ceiling.update();
     }
@@ -263,7 +271,9 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       inFlight,
       results,
       shouldStop: () => stopped || failure !== undefined,
-      onActivity: (split) => splits.touch(split),
+      onRecords: (split) => splits.recordsRead(split),
+      onHold: (split) => splits.hold(split),
+      onRelease: (split) => splits.release(split),
     });
     splits.descriptors.forEach((split, index) => readers.add(split, splits.positions[index], splits.ended[index]!));
     readers.done().catch(fail);
@@ -273,6 +283,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       shouldStop: () => stopped || failure !== undefined,
       onNewSplit: (split) => {
         const index = splits.add(split);
+        ordered.trackSplits(splits.count);
         subtasks.broadcast({ type: 'split-added', split: index });
         log(`new split ${split.splitId} (${split.origin})`);
         readers.add(split, undefined, false);

@@ -3,6 +3,7 @@
 
 import type { SplitDescriptor, SplitPosition } from '../api/source.js';
 import type { SplitCheckpoint } from '../checkpoint/metadata.js';
+import { SplitIdleClock } from './split-idle-clock.js';
 
 export interface RestoredSplits {
   readonly startPositions: ReadonlyArray<SplitPosition | undefined>;
@@ -15,7 +16,8 @@ export class SourceSplits {
   readonly positions: Array<SplitPosition | undefined>;
   readonly ended: boolean[];
   readonly idle: boolean[];
-  private readonly lastActivity: number[];
+  /** Time without records per split, stopped while the engine holds the split up (decisions §26a). */
+  private readonly idleClock: SplitIdleClock;
   /** Splits whose end has not been applied yet; a split restored as ended still sends its end once. */
   open: number;
 
@@ -24,7 +26,7 @@ export class SourceSplits {
     this.positions = descriptors.map((_, i) => restored?.startPositions[i]);
     this.ended = descriptors.map((_, i) => restored?.alreadyEnded[i] ?? false);
     this.idle = descriptors.map(() => false);
-    this.lastActivity = descriptors.map(() => Date.now());
+    this.idleClock = new SplitIdleClock(descriptors.length, Date.now());
     this.open = descriptors.length;
   }
 
@@ -38,7 +40,7 @@ export class SourceSplits {
     this.positions.push(undefined);
     this.ended.push(false);
     this.idle.push(false);
-    this.lastActivity.push(Date.now());
+    this.idleClock.add(Date.now());
     this.open++;
     return this.descriptors.length - 1;
   }
@@ -47,9 +49,18 @@ export class SourceSplits {
     return this.descriptors.some((known) => known.splitId === splitId);
   }
 
-  /** The split's reader produced something (records or an empty poll). */
-  touch(split: number): void {
-    this.lastActivity[split] = Date.now();
+  /** The split's reader read a chunk with records. */
+  recordsRead(split: number): void {
+    this.idleClock.records(split, Date.now());
+  }
+
+  /** The engine holds the split up (no place among the chunks in flight, a chunk not yet applied): its idle clock stops. */
+  hold(split: number): void {
+    this.idleClock.hold(split, Date.now());
+  }
+
+  release(split: number): void {
+    this.idleClock.release(split, Date.now());
   }
 
   end(split: number): void {
@@ -64,11 +75,11 @@ export class SourceSplits {
     return true;
   }
 
-  /** Marks idle every open split without activity for longer than `idleMs`; returns those newly idle. */
+  /** Marks idle every open split without records for longer than `idleMs`; returns those newly idle. */
   markIdle(now: number, idleMs: number): number[] {
     const newlyIdle: number[] = [];
     for (let split = 0; split < this.count; split++) {
-      if (!this.idle[split] && !this.ended[split] && now - this.lastActivity[split]! > idleMs) {
+      if (!this.idle[split] && !this.ended[split] && this.idleClock.quietMs(split, now) > idleMs) {
         this.idle[split] = true;
         newlyIdle.push(split);
       }

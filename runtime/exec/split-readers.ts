@@ -28,7 +28,14 @@ export interface SplitReading {
   readonly results: OrderedResults<Item>;
   /** True once reading must stop (stop request or failure). */
   readonly shouldStop: () => boolean;
-  readonly onActivity: (split: number) => void;
+  /** The split read a chunk with records. */
+  readonly onRecords: (split: number) => void;
+  /**
+   * The split is held up (waiting for a place among the chunks in flight, or a chunk read and not yet applied):
+   * that time is not idleness. A place is released here; a chunk's hold is released when it is applied.
+   */
+  readonly onHold: (split: number) => void;
+  readonly onRelease: (split: number) => void;
 }
 
 /** How often a split held back waiting for its children checks whether reading has stopped. */
@@ -38,6 +45,9 @@ export class SplitReaders {
   private readonly splits: SplitDescriptor[] = [];
   private readonly reads = new Map<string, Promise<void>>();
   private readonly starts: Array<{ position: SplitPosition | undefined; ended: boolean }> = [];
+  private readonly indexOf = new Map<string, number>();
+  /** Per split: held from its addition until its reading starts (the engine has not asked it for records yet). */
+  private readonly heldUntilStart: boolean[] = [];
   private readonly all: Array<Promise<void>> = [];
   /**
    * A live source that reshards (rediscovery and parents): a split that ends there (a closed Kinesis shard) is
@@ -56,14 +66,25 @@ export class SplitReaders {
 
   /** Start reading a split (index = order of addition) from a position, or report it ended at once. */
   add(split: SplitDescriptor, position: SplitPosition | undefined, ended: boolean): void {
+    const index = this.splits.length;
     this.splits.push(split);
     this.starts.push({ position, ended });
+    this.indexOf.set(split.splitId, index);
+    this.heldUntilStart.push(true);
+    this.reading.onHold(index);
     for (const parent of this.reading.source.parentsOf?.(split) ?? []) {
       if (parent === split.splitId) continue;
       this.continued.add(parent);
       this.waitingForChild.get(parent)?.();
     }
-    this.all.push(this.start(this.splits.length - 1));
+    this.all.push(this.start(index));
+  }
+
+  /** The split's reading starts, or its wait for its parents does (that wait counts as time without records). */
+  private started(index: number): void {
+    if (!this.heldUntilStart[index]) return;
+    this.heldUntilStart[index] = false;
+    this.reading.onRelease(index);
   }
 
   /** Resolves when every split added so far has been read (or reading stopped). */
@@ -79,9 +100,9 @@ export class SplitReaders {
     const split = this.splits[index]!;
     let read = this.reads.get(split.splitId);
     if (!read) {
-      const known = new Map(this.splits.map((s, i) => [s.splitId, i]));
-      const parents = (this.reading.source.parentsOf?.(split) ?? []).filter((id) => known.has(id) && id !== split.splitId);
-      read = Promise.all(parents.map((id) => this.start(known.get(id)!))).then(() => this.read(split, index));
+      const parents = (this.reading.source.parentsOf?.(split) ?? []).filter((id) => this.indexOf.has(id) && id !== split.splitId);
+      if (parents.length > 0) this.started(index);
+      read = Promise.all(parents.map((id) => this.start(this.indexOf.get(id)!))).then(() => this.read(split, index));
       this.reads.set(split.splitId, read);
     }
     return read;
@@ -91,6 +112,7 @@ export class SplitReaders {
   private async read(split: SplitDescriptor, index: number): Promise<void> {
     const { results } = this.reading;
     const { position, ended } = this.starts[index]!;
+    this.started(index);
     if (!ended && !(await this.readToEnd(split, index, position))) return;
     if (this.holdEndsForChildren) {
       await this.childJoined(split.splitId);
@@ -102,11 +124,14 @@ export class SplitReaders {
   /** True when the reader reached the split's end, false when reading stopped first. */
   private async readToEnd(split: SplitDescriptor, index: number, position: SplitPosition | undefined): Promise<boolean> {
     const { results, inFlight, pool, source } = this.reading;
-    const reader = await source.openSplit(split, position);
+    this.reading.onHold(index); // opening is the engine's work, not a wait for records
+    const reader = await source.openSplit(split, position).finally(() => this.reading.onRelease(index));
     const recycle = (bytes: Uint8Array): void => reader.recycle?.(bytes);
     try {
       for (;;) {
+        this.reading.onHold(index);
         await inFlight.acquire();
+        this.reading.onRelease(index);
         if (this.reading.shouldStop()) return false;
         const chunk = await reader.next();
         if (this.reading.shouldStop()) return false;
@@ -116,7 +141,8 @@ export class SplitReaders {
         }
         const seq = results.reserve();
         // An empty chunk (a live source's poll that found nothing) is no data: the split may still go idle.
-        if (hasData(chunk.payload)) this.reading.onActivity(index);
+        if (hasData(chunk.payload)) this.reading.onRecords(index);
+        this.reading.onHold(index); // until the chunk is applied
         const request: DecodeRequest = { chunkSeq: seq, origin: split.origin, payload: chunk.payload };
         const transferList = chunk.payload.kind === 'lines' ? [chunk.payload.bytes.buffer as ArrayBuffer] : [];
         const decoded = pool.run(request, transferList);

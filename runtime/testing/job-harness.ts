@@ -92,6 +92,7 @@ export class JobTestHarness {
     const decodePlan = this.instantiate();
     this.sinkSteps = decodePlan.graph.nodes.filter((node) => node.spec.kind === 'sink').map((node) => node.uid);
     this.ordered = new OrderedStage(decodePlan.dedupe, this.coordinatorMetrics);
+    this.ordered.trackSplits(this.splitState.length);
     this.decode = await DecodeStage.create(decodePlan, this.parallelism, this.maxParallelism, this.codec.name, this.options.preAggregate !== false);
     const restore = this.options.restoreFrom;
     if (restore && restore.splits.length !== this.splitState.length) {
@@ -122,7 +123,10 @@ export class JobTestHarness {
     }
     if (restore) {
       this.ordered.restore(copyState(restore.ordered.state), copyState(restore.ordered.segments));
-      restore.splits.forEach((split, index) => Object.assign(this.splitState[index]!, { offset: split.offset, ended: split.ended }));
+      restore.splits.forEach((split, index) => {
+        Object.assign(this.splitState[index]!, { offset: split.offset, ended: split.ended });
+        if (split.ended) this.ordered.endSplit(index);
+      });
       addCounts(this.decodeCounters, restore.counters);
     }
     this.ceiling = new WatermarkCeiling(
@@ -215,6 +219,7 @@ export class JobTestHarness {
   async setIdle(split: number, idle = true): Promise<void> {
     this.openSplit(split, 'mark idle');
     this.splitState[split]!.idle = idle;
+    this.ordered.setIdle(split, idle);
     this.ceiling.update();
     await this.broadcast((graph) => graph.gate.setIdle(split, idle) && graph.propagateWatermark());
   }
@@ -223,6 +228,7 @@ export class JobTestHarness {
   async endSplit(split: number): Promise<void> {
     this.openSplit(split, 'end');
     this.splitState[split]!.ended = true;
+    this.ordered.endSplit(split);
     this.ceiling.update();
     await this.broadcast((graph) => graph.gate.endSplit(split) && graph.propagateWatermark());
   }

@@ -4,12 +4,12 @@
  * tapes and on a hand-written adversarial tape, at several parallelisms, as JSON Lines and Parquet.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOracle, splitLines, type OracleConfig, type OracleResult } from '../support/spec-oracle.js';
+import { DEFAULT_CONFIG, runOracle, splitLines, type OracleConfig, type OracleResult } from '../support/spec-oracle.js';
 import { adversarialTape } from '../support/spec-oracle-tape.js';
 import { TABLES, alertIds, formProblems, readTables, summaryDifferences, tableDifferences, type Row, type TableName } from '../support/spec-oracle-compare.js';
 
@@ -165,6 +165,37 @@ describe('jobs/all.ts against the spec oracle', () => {
     const checkpoints = ['--checkpoint-dir', join(work, 'gen-b-checkpoints'), '--checkpoint-interval', '100ms'];
     const run = await runAll(tape, 'gen-b', 3, 'jsonl', checkpoints);
     expect(differences(run, oracle)).toEqual([]);
+  });
+
+  it('trades at both ends of the years 0000-9999 with 7-minute and 70-second windows, as Parquet at -p 2', async () => {
+    // 0000-01-01 is not a multiple of 7 minutes or 70 s after the epoch: its first windows start in the year -1,
+    // and their rows belong in the partition date=-000001-12-31 (it was cut to date=-000001-12).
+    const yearZero = -62_167_219_200_000;
+    const lastHourOf9999 = 253_402_297_200_000;
+    const lines: string[] = [];
+    for (const [from, count] of [[yearZero, 400], [lastHourOf9999, 400]] as const) {
+      for (let i = 0; i < count; i++) {
+        const time = from + i * 9_000 + (i % 7) * 311;
+        const timestamp = i % 2 === 0 ? time : JSON.stringify(new Date(time).toISOString());
+        const exchange = ['binance', 'coinbase'][i % 2];
+        const quantity = Math.floor(time / 420_000) % 9 === 4 ? 40 : 1 + (i % 3);
+        lines.push(`{"event_id":"y${from}-${i}","exchange":"${exchange}","symbol":"BTC-USDT","price":${100 + (i % 2) * (i % 5) * 0.3},"quantity":${quantity},"side":"buy","timestamp":${timestamp}}`);
+      }
+    }
+    const tape = join(work, 'year-ends.jsonl');
+    writeFileSync(tape, lines.join('\n') + '\n');
+    const config = join(work, 'odd-windows.yaml');
+    writeFileSync(config, 'volume:\n  window: 7m\n  min_history: 3\nspread:\n  window: 70s\n');
+    const oracle = oracleFor(tape, {
+      ...DEFAULT_CONFIG,
+      volume: { ...DEFAULT_CONFIG.volume, windowMs: 420_000, minHistory: 3 },
+      spread: { ...DEFAULT_CONFIG.spread, windowMs: 70_000 },
+    });
+    expect(oracle.tables.volume_aggregates.some((row) => row.window_start < yearZero)).toBe(true);
+    expect(oracle.tables.anomaly_alerts.some((a) => a.alert_type === 'volume_spike')).toBe(true);
+    const run = await runAll(tape, 'year-ends', 2, 'parquet', ['-c', config]);
+    expect(differences(run, oracle)).toEqual([]);
+    expect(readdirSync(join(work, 'year-ends-p2-parquet', 'volume_aggregates'))).toContain('date=-000001-12-31');
   });
 
   it('a generated tape over 2.5 hours of event time (past the dedup memory), as Parquet at -p 2', async () => {

@@ -161,6 +161,38 @@ describe('ordered stage', () => {
       }
     }
   });
+
+  it('forgets ids by the slowest split still being read, not by the newest time of any split', () => {
+    // A folder of daily files read at once: the file of a later day must not make an earlier one, even one not
+    // started yet, forget its own ids while it is being read.
+    const copyOfAPasses = (settle: (stage: OrderedStage) => void): boolean => {
+      const stage = new OrderedStage(dedupe(10), new CounterRegistry());
+      stage.trackSplits(2);
+      stage.apply(1, chunk({ ids: ['later'], times: [1_000], eventTimes: [1_000] }));
+      stage.apply(0, chunk({ ids: ['a'], times: [100], eventTimes: [100] }));
+      settle(stage);
+      // A copy of 'a' 5 later, on either split: within the horizon, so a duplicate while 'a' is remembered.
+      const [stamps] = stage.apply(1, chunk({ ids: ['a'], times: [105], eventTimes: [105] }));
+      return !Number.isNaN(stamps![0]!);
+    };
+    expect(copyOfAPasses(() => undefined)).toBe(false);
+    // Once split 0 ends or goes idle, split 1 sets the clock: 'a' is two horizons behind it and forgotten.
+    expect(copyOfAPasses((stage) => stage.endSplit(0))).toBe(true);
+    expect(copyOfAPasses((stage) => stage.setIdle(0, true))).toBe(true);
+  });
+
+  it('keeps each split\'s newest time in its snapshot', () => {
+    const stage = new OrderedStage(dedupe(10), new CounterRegistry());
+    stage.trackSplits(2);
+    stage.apply(1, chunk({ ids: ['later'], times: [1_000], eventTimes: [1_000] }));
+    stage.apply(0, chunk({ ids: ['a'], times: [100], eventTimes: [100] }));
+    const { state, files } = stage.snapshot((index) => `segment-${index}`);
+    const restored = new OrderedStage(dedupe(10), new CounterRegistry());
+    restored.trackSplits(2);
+    restored.restore(structuredClone(state), structuredClone(files));
+    const [stamps] = restored.apply(0, chunk({ ids: ['a'], times: [104], eventTimes: [104] }));
+    expect([...stamps!]).toEqual([Number.NaN]);
+  });
 });
 
 /** The ids a snapshot stores, oldest segment first (snapshots are never confirmed here, so all are listed). */

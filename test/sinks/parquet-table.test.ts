@@ -221,4 +221,23 @@ describe('Parquet table writer', () => {
       ['date=2024-03-01', DAY_ONE, BigInt(2 ** 40 + 7)],
     ]);
   });
+
+  it('names the partition of a day outside the years 0000-9999 by its whole date', async () => {
+    // A 7-minute window over trades of 0000-01-01 00:0x starts in the year -1; a user's table may hold any
+    // timestamp a date can name. Ten characters of the ISO text cut these dates to `-000001-12` and `+010000-01`.
+    const schema: TableSchema = { name: 'far', columns: [{ name: 'at', type: 'timestamp' }], partitionBy: 'at' };
+    const yearMinusOneLastMinute = -62_167_219_260_000; // -000001-12-31T23:59:00Z, a minute before 0000-01-01
+    const writer = await parquetWriter(schema);
+    await writer.write([{ at: yearMinusOneLastMinute }, { at: 253_402_300_800_000 }, { at: -8.64e15 }, { at: 8.64e15 }]);
+    await writer.finish();
+    const found = (await readTable('far')).map(({ partition, row }) => [partition, (row.at as Date).getTime()]);
+    expect(found.sort()).toEqual(
+      [
+        ['date=-000001-12-31', yearMinusOneLastMinute],
+        ['date=-271821-04-20', -8.64e15],
+        ['date=+010000-01-01', 253_402_300_800_000],
+        ['date=+275760-09-13', 8.64e15],
+      ].sort(),
+    );
+  });
 });

@@ -92,9 +92,10 @@ async function readParquet(out: string, table: TableName): Promise<Row[]> {
   const rows: Row[] = [];
   for (const file of listFiles(folder).filter((f) => f.endsWith('.parquet'))) {
     const fileRows = (await parquetReadObjects({ file: await asyncBufferFromFile(join(folder, file)), parsers: { stringFromBytes: (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : BOM_KEEPING.decode(bytes)) } })) as Row[];
-    const partition = /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//.exec(file)?.[1];
+    const partition = /(?:^|\/)date=([+-]?\d{4,6}-\d{2}-\d{2})\//.exec(file)?.[1];
     for (const row of fileRows) {
-      const day = new Date(toMs(row[TABLE_SPECS[table].partitionBy])).toISOString().slice(0, 10);
+      const iso = new Date(toMs(row[TABLE_SPECS[table].partitionBy])).toISOString();
+      const day = iso.slice(0, iso.indexOf('T')); // years outside 0000-9999 are written -000001 / +010000
       if (partition !== day) throw new Error(`${table}/${file}: a row of ${day} in partition ${partition ?? '(none)'}`);
     }
     rows.push(...fileRows);
