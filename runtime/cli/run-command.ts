@@ -12,6 +12,9 @@ import { resolveSource, sourceScheme } from './resolve-source.js';
 import { formatStatus, terminalStatus } from './status-line.js';
 import { endOnStopSignals, onStopSignals } from './stop-signals.js';
 
+/** The most key groups a job may have, as in Flink (2^15). */
+const MAX_KEY_GROUPS = 32_768;
+
 export interface RunFlags {
   readonly source: string;
   readonly out: string;
@@ -74,6 +77,10 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<void
   }
   if (!(CODEC_NAMES as readonly string[]).includes(flags.codec)) {
     throw new CoattailError('BAD_ARGUMENT', `--codec must be ${CODEC_NAMES.join(', ')}, got "${flags.codec}"`);
+  }
+  // Flink's bound (KeyGroupRangeAssignment.UPPER_BOUND_MAX_PARALLELISM): key groups beyond it only cost memory.
+  if (flags.maxParallelism > MAX_KEY_GROUPS) {
+    throw new CoattailError('BAD_ARGUMENT', `--max-parallelism must be at most ${MAX_KEY_GROUPS}, got ${flags.maxParallelism}`);
   }
   if (flags.parallelism > flags.maxParallelism) {
     throw new CoattailError('BAD_ARGUMENT', `--parallelism (${flags.parallelism}) cannot exceed --max-parallelism (${flags.maxParallelism})`);

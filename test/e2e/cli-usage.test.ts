@@ -188,6 +188,20 @@ describe('empty folder flags', () => {
   });
 });
 
+describe('--max-parallelism', () => {
+  it('is refused above 32768 key groups, as Flink bounds it, in one line before anything runs', async () => {
+    const tape = smallTape();
+    const out = join(work, 'out');
+    const tooMany = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '--max-parallelism', '32769', '-o', out, '--no-checkpoints', '-p', '1'], { cwd: work });
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr.trim()).toBe('coattail: --max-parallelism must be at most 32768, got 32769');
+    expect(readdirSync(work).sort()).toEqual(['tape.jsonl']);
+    const most = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '--max-parallelism', '32768', '-o', out, '-f', 'jsonl', '--no-checkpoints', '-p', '2', '-q'], { cwd: work });
+    expect(most.stderr).toBe('');
+    expect(most.code).toBe(0);
+  });
+});
+
 describe('-c naming no configuration file', () => {
   /** A job of the user's that never reads its configuration: the CLI alone must notice a wrong -c. */
   function jobWithoutConfig(): string {
