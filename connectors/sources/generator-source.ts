@@ -56,21 +56,36 @@ function startOf(from: SplitPosition | undefined, clock: GeneratorSourceOptions[
 
 /** The longest a paced `next()` waits before it answers with an empty chunk. */
 const MAX_WAIT_MS = 1000;
+/** Lines a restored reader re-generates per `next()` on its way to its position (a few tens of ms). */
+export const SKIP_SLICE_LINES = 20_000;
 
 class GeneratorReader implements SplitReader {
   private readonly iterator: Iterator<string>;
-  private readonly started = Date.now();
+  private started = Date.now();
   private produced = 0;
   /** The offset of a line is its index in the generated sequence. */
   private offset: number;
+  /** Lines still to re-generate before the restored position. */
+  private toSkip: number;
 
   constructor(private readonly options: GeneratorSourceOptions, skip: number, private readonly startMs: number | undefined) {
     this.iterator = options.lines(startMs)[Symbol.iterator]();
-    for (let i = 0; i < skip; i++) if (this.iterator.next().done) break;
     this.offset = skip;
+    this.toSkip = skip;
   }
 
   async next(): Promise<SourceChunk | undefined> {
+    if (this.toSkip > 0) {
+      // A restore re-generates the tape up to its position: millions of lines after a long live run, ~15 s for
+      // 8M. In slices, each answered with an empty chunk, so the event loop (Ctrl-C, the status line) and a stop
+      // request are served meanwhile; done at once, it blocked them until the end.
+      for (let slice = Math.min(SKIP_SLICE_LINES, this.toSkip); slice > 0; slice--) {
+        this.toSkip = this.iterator.next().done ? 0 : this.toSkip - 1;
+      }
+      if (this.toSkip > 0) return { payload: { kind: 'records', texts: [], offsets: [] }, endPosition: this.position() };
+      // The pace counts from here: the time spent re-generating is not a backlog of the market.
+      this.started = Date.now();
+    }
     const pace = this.options.linesPerSecond;
     let room = this.options.chunkLines ?? (pace ? Math.max(1, Math.ceil(pace / 20)) : 4096);
     if (pace) {

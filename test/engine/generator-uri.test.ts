@@ -18,7 +18,9 @@ async function readAll(source: Source): Promise<string[]> {
 
 async function firstChunk(source: Source, split: SplitDescriptor, from: SplitPosition): Promise<{ texts: readonly string[]; offsets: readonly (number | string)[] }> {
   const reader = await source.openSplit(split, from);
-  const chunk = await reader.next();
+  // Empty chunks while the reader re-generates the lines before its position.
+  let chunk = await reader.next();
+  while (chunk?.payload.kind === 'records' && chunk.payload.texts.length === 0) chunk = await reader.next();
   await reader.close();
   if (chunk?.payload.kind !== 'records') throw new Error('the generator gives records');
   return chunk.payload;
