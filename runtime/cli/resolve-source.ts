@@ -91,17 +91,22 @@ function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source
   const linesPerSecond = rate * (flags.speed ?? 1);
   const seed = params.get('seed') ?? 1;
   const badRate = params.get('bad');
-  const startMs = params.get('start') ?? (live ? Date.now() : undefined);
+  const fixedStart = params.get('start');
+  // A paced tape without `start=` simulates now: the source anchors its event time to the wall clock.
+  const clock = live && fixedStart === undefined;
   return generatorSource({
     uri,
-    lines: () =>
-      generateTape({
+    lines: (clockStart) => {
+      const startMs = fixedStart ?? clockStart;
+      return generateTape({
         events,
         seed,
         ...(badRate === undefined ? {} : { badRate }),
         ...(startMs === undefined ? {} : { startMs }),
         ...(live ? { eventsPerSecond: rate } : {}),
-      }).lines,
+      }).lines;
+    },
+    ...(clock ? { clock: { eventsPerSecond: rate } } : {}),
     ...(live ? { linesPerSecond } : {}),
     bounded: params.has('events'),
   });

@@ -37,6 +37,12 @@ export interface StatusDisplay {
  */
 export function terminalStatus(err: NodeJS.WritableStream, out?: NodeJS.WriteStream): StatusDisplay {
   let shown: string | undefined;
+  // A line wider than the terminal wraps, and `\r` + clear-line then redraw only its last row: every update would
+  // leave the rows above behind. Cut to the width (read at each draw: the window may be resized); 0 = unknown.
+  const fit = (line: string): string => {
+    const width = (err as Partial<NodeJS.WriteStream>).columns ?? 0;
+    return width > 1 && line.length >= width ? `${line.slice(0, width - 2)}…` : line;
+  };
   const original: Write | undefined = out?.write;
   if (out && original) {
     out.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
@@ -52,8 +58,8 @@ export function terminalStatus(err: NodeJS.WritableStream, out?: NodeJS.WriteStr
   }
   return {
     show(line) {
-      shown = line;
-      err.write(`\r\x1b[2K${line}`);
+      shown = fit(line);
+      err.write(`\r\x1b[2K${shown}`);
     },
     end() {
       if (out && original) out.write = original;

@@ -9,6 +9,9 @@ class Screen {
   readonly lines: string[] = [''];
   private column = 0;
 
+  /** `width`: columns of the terminal, which wraps text written past the last one onto a new row (0: never). */
+  constructor(private readonly width = 0) {}
+
   feed(text: string): void {
     for (let i = 0; i < text.length; i++) {
       if (text.startsWith('\x1b[2K', i)) {
@@ -19,6 +22,10 @@ class Screen {
         this.lines.push('');
         this.column = 0;
       } else {
+        if (this.width > 0 && this.column === this.width) {
+          this.lines.push('');
+          this.column = 0;
+        }
         const line = this.lines[this.lines.length - 1]!;
         this.lines[this.lines.length - 1] = line.slice(0, this.column) + text[i] + line.slice(this.column + 1);
         this.column++;
@@ -34,7 +41,7 @@ class Screen {
       },
       decodeStrings: true,
     });
-    return Object.assign(stream, { isTTY: true }) as unknown as NodeJS.WriteStream;
+    return Object.assign(stream, { isTTY: true, columns: this.width }) as unknown as NodeJS.WriteStream;
   }
 }
 
@@ -59,6 +66,24 @@ describe('terminalStatus', () => {
     display.end();
     out.write('stopped coat-tail-all: {}\n');
     expect(screen.lines).toEqual([ALERT_1, ALERT_2, '2s | 23,964 records | 12,000/s | watermark lag 0.7s | anomaly_alerts 1', 'stopped coat-tail-all: {}', '']);
+  });
+
+  it('stays on one row of a terminal narrower than the line, updating in place', () => {
+    // The live default's line names every table: ~160 columns, twice an 80-column terminal.
+    const status = (seconds: number) =>
+      `${seconds}s | 14,803 records | 199/s | watermark lag 0.8s | alerts-console 2, anomaly_alerts 2, exchange_spreads 8, volume_aggregates 4, whale_trades 2, dlq 39`;
+    const screen = new Screen(80);
+    const out = screen.stream();
+    const display = terminalStatus(screen.stream(), out);
+    display.show(status(1));
+    display.show(status(2));
+    out.write(`${ALERT_1.slice(0, 70)}\n`);
+    display.show(status(3));
+
+    expect(screen.lines).toHaveLength(2);
+    expect(screen.lines[0]).toBe(ALERT_1.slice(0, 70));
+    expect(screen.lines[1]!.length).toBeLessThan(80);
+    expect(screen.lines[1]).toMatch(/^3s \| 14,803 records \| 199\/s \| watermark lag 0\.8s \| alerts-console 2, /);
   });
 
   it('leaves stdout as it was when it is not the terminal', () => {

@@ -127,6 +127,29 @@ describe('the simulated live market', () => {
     expect(existsSync(join(checkpoints, savepoint![1]!))).toBe(true);
   }, 300_000);
 
+  it('restored from its savepoint, the real-time market resumes at the wall clock (decisions §11)', async () => {
+    // The restore used to start the tape at the wall clock and re-read it to the savepoint's position, so event
+    // time ran ahead of the clock by as long as the first run had lasted, and the status line showed a time.
+    const folder = folders.make('resume');
+    const flags = ['-o', join(folder, 'out'), '--checkpoint-dir', join(folder, 'checkpoints')];
+    const first = startLive(folder, flags);
+    try {
+      expect(await first.stopAfterStatus()).toEqual({ code: 0, signal: null });
+    } finally {
+      first.kill();
+    }
+    expect(first.stderr()).toMatch(/ \| watermark lag \d+\.\d+s/);
+    const restored = startLive(folder, [...flags, '--restore', 'latest']);
+    try {
+      expect(await restored.stopAfterStatus()).toEqual({ code: 0, signal: null });
+    } finally {
+      restored.kill();
+    }
+    expect(restored.stderr()).toMatch(/^coattail: restoring checkpoint \d+ /m);
+    const status = restored.stderr().split('\n').find((line) => STATUS_WITH_RECORDS.test(line));
+    expect(status, restored.stderr()).toMatch(/ \| watermark lag \d+\.\d+s/);
+  }, 300_000);
+
   it('at the real-time pace, ends as soon as it has stopped, whatever the checkpoint interval', async () => {
     // The loop waits for input most of the time at this pace; the checkpoint timer it armed meanwhile (1 h here)
     // must not keep the process alive after the savepoint and summary.

@@ -1,7 +1,7 @@
 // The `generator:` source URIs of `-s`: finite tapes, paced tapes and their fixed start, bad options.
 import { describe, expect, test } from 'vitest';
 
-import type { Source } from '../../runtime/api/source.js';
+import type { Source, SourceChunk, SplitDescriptor, SplitPosition } from '../../runtime/api/source.js';
 import { resolveSource } from '../../runtime/cli/resolve-source.js';
 
 async function readAll(source: Source): Promise<string[]> {
@@ -14,6 +14,29 @@ async function readAll(source: Source): Promise<string[]> {
   }
   await reader.close();
   return lines;
+}
+
+async function firstChunk(source: Source, split: SplitDescriptor, from: SplitPosition): Promise<{ texts: readonly string[]; offsets: readonly (number | string)[] }> {
+  const reader = await source.openSplit(split, from);
+  // Empty chunks while the reader re-generates the lines before its position.
+  let chunk = await reader.next();
+  while (chunk?.payload.kind === 'records' && chunk.payload.texts.length === 0) chunk = await reader.next();
+  await reader.close();
+  if (chunk?.payload.kind !== 'records') throw new Error('the generator gives records');
+  return chunk.payload;
+}
+
+/** Out-of-order and very late trades lie behind the market's time, bad records anywhere: the median is its now. */
+function medianEventTime(lines: readonly string[]): number {
+  const times = lines.flatMap((line) => {
+    try {
+      const { timestamp } = JSON.parse(line) as { timestamp?: unknown };
+      return typeof timestamp === 'string' ? [Date.parse(timestamp)] : [];
+    } catch {
+      return [];
+    }
+  });
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
 function firstEventTime(lines: readonly string[]): number {
@@ -44,6 +67,40 @@ describe('generator source URIs', () => {
     const before = Date.now();
     const lines = await readAll(await resolveSource('generator:events=50,seed=5,rate=200', { speed: 100 }));
     expect(firstEventTime(lines)).toBeGreaterThanOrEqual(before - 60_000);
+  });
+
+  test('the live market restored after a stop continues at the wall clock, not ahead of it by the earlier runs', async () => {
+    // A run started 20 minutes ago read ten minutes of the market (120,000 trades at 200 a second), then stopped.
+    const source = await resolveSource('generator', { speed: 1 });
+    const [split] = await source.discoverSplits();
+    const before = Date.now();
+    const chunk = await firstChunk(source, split!, `120000@${before - 20 * 60_000}`);
+    expect(chunk.offsets[0]).toBe(120_000);
+    const median = medianEventTime(chunk.texts);
+    expect(median).toBeGreaterThanOrEqual(before - 60_000);
+    expect(median).toBeLessThanOrEqual(Date.now() + 60_000);
+  });
+
+  test('the live market at --speed restored at once continues where its event time was, never going back', async () => {
+    const source = await resolveSource('generator', { speed: 1000 });
+    const [split] = await source.discoverSplits();
+    const reader = await source.openSplit(split!, undefined);
+    let last: SourceChunk | undefined;
+    for (let read = 0; read < 24_000; ) {
+      last = await reader.next();
+      if (last?.payload.kind !== 'records') throw new Error('the generator gives records');
+      read += last.payload.texts.length;
+    }
+    await reader.close();
+    if (last?.payload.kind !== 'records') throw new Error('the generator gives records');
+    const reached = medianEventTime(last.payload.texts);
+    // Two minutes of market read in about a second: event time is far ahead of the clock, and stays there.
+    expect(reached).toBeGreaterThan(Date.now() + 60_000);
+    const resumed = await firstChunk(source, split!, last.endPosition);
+    expect(resumed.offsets[0]).toBe(Number(last.payload.offsets.at(-1)) + 1);
+    const median = medianEventTime(resumed.texts);
+    expect(median).toBeGreaterThanOrEqual(reached);
+    expect(median).toBeLessThan(reached + 60_000);
   });
 
   test('names the option that is wrong', async () => {
