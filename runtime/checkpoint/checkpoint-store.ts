@@ -185,14 +185,18 @@ export class CheckpointStore {
   }
 
   /**
-   * Keep the newest `retain` completed checkpoints that were not abandoned; delete older ones, incomplete folders
-   * and abandoned checkpoints below the newest kept one (a restore that abandoned them has finished removing
-   * their output once a newer checkpoint completed).
+   * Keep the newest `retain` completed checkpoints that were not abandoned, and every savepoint that was not: as in
+   * Flink, a savepoint (the one a stopped run names to resume from) belongs to the user, and retention never deletes
+   * it. Delete older checkpoints, incomplete folders and abandoned checkpoints below the newest kept one (a restore
+   * that abandoned them has finished removing their output once a newer checkpoint completed).
    */
   async prune(retain: number): Promise<void> {
     const abandoned = await this.abandonedIds();
     const completed = (await this.completedIds()).filter((id) => !abandoned.has(id));
     const keep = new Set(completed.slice(-retain));
+    for (const id of completed) {
+      if (!keep.has(id) && (await this.isSavepoint(id))) keep.add(id);
+    }
     const newestKept = Math.max(...keep, Number.NEGATIVE_INFINITY);
     for (const id of await this.allIds()) {
       if (keep.has(id) || id > newestKept) continue;
@@ -204,6 +208,14 @@ export class CheckpointStore {
     for (const key of await this.storage.list('shared/')) {
       if (!referenced.has(key)) await this.storage.deletePrefix(key);
     }
+  }
+
+  /** A metadata file that cannot be read counts as no savepoint: retention goes on as it always did. */
+  private async isSavepoint(checkpointId: number): Promise<boolean> {
+    return this.readMetadata(checkpointId).then(
+      (metadata) => metadata.savepoint,
+      () => false,
+    );
   }
 }
 

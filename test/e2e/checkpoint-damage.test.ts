@@ -240,7 +240,7 @@ describe('a restore that does not fit the run is refused', { timeout: RUN_TIMEOU
     const place = await copyOfKilledRun('other-job');
     const args = runArguments(place, 2, ['--restore', 'latest']);
     args[1] = JOB_WHALE;
-    const result = await expectRefusal(place, args, /^coattail: checkpoint \d+ does not match this job's operators: state for .* has no step in this job$/);
+    const result = await expectRefusal(place, args, /^coattail: checkpoint \d+ does not match this job's operators: state for .* has no step in this job \(a step renamed or removed: give it its old name back, or drop that state with --allow-non-restored-state\)$/);
     for (const uid of ['volume-window', 'volume-aggregates', 'spread-window', 'exchange-spreads']) expect(result.stderr).toContain(`"${uid}"`);
     for (const uid of ['dedupe', 'whale-trades', 'anomaly-alerts']) expect(result.stderr).not.toContain(`"${uid}"`);
   });

@@ -188,15 +188,21 @@ describe('Ctrl-C takes a savepoint', { timeout: RUN_TIMEOUT }, () => {
     await expectSameAsUninterrupted(place, 11);
   });
 
-  test('--retain 2 keeps the two newest checkpoints and nothing else', async () => {
+  test('--retain 2 keeps the two newest checkpoints and the savepoint, which retention never deletes (as Flink)', async () => {
     const store = storeOf(place);
     const ids = await store.allIds();
-    expect(ids).toHaveLength(2);
+    expect(ids).toHaveLength(3);
     expect(await store.completedIds()).toEqual(ids);
     const summary = await readSummary(place.outDir);
     expect((summary.checkpoints as { completed: number }).completed).toBeGreaterThanOrEqual(2);
-    expect(ids[1]).toBe(ids[0]! + 1);
-    expect(ids[0]).toBeGreaterThan(savepointId);
+    expect(ids[0]).toBe(savepointId);
+    expect((await store.readMetadata(savepointId)).savepoint).toBe(true);
+    expect(ids[2]).toBe(ids[1]! + 1);
+    expect(ids[1]).toBeGreaterThan(savepointId);
+    // The other checkpoints of the stopped run are gone, and no shared file outlives every checkpoint naming it.
+    const referenced = new Set<string>();
+    for (const id of ids) for (const key of (await store.readMetadata(id)).sharedFiles) referenced.add(key);
+    for (const key of await store.storage.list('shared/')) expect(referenced.has(key)).toBe(true);
   });
 
   test('a bad --restore value is refused with one line', async () => {
