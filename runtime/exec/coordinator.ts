@@ -253,9 +253,11 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     }
   }, Math.max(50, Math.min(1000, idleMs / 4)));
 
+  const restoredRecordsIn = restored?.coordinator.counters['records_in'] ?? 0;
   const statusTimer = options.onStatus
-    ? startStatusReports(options.onStatus, options.statusIntervalMs ?? 1000, started, () => ({
-        recordsIn: recordsInTotal,
+    ? startStatusReports(options.onStatus, options.statusIntervalMs ?? 1000, started, restoredRecordsIn, () => ({
+        // Counted across restores, as the row counts beside it and records_in of _summary.json are.
+        recordsIn: restoredRecordsIn + recordsInTotal,
         watermark: Math.min(...splits.descriptors.map((_, split) => ordered.splitWatermark(split))),
         counters: mergeCounters(coordinatorMetrics.values(), decodeCounters, [...subtasks.counters(), restored?.subtaskCounters ?? {}]),
         checkpoints: { completed: checkpointCoordinator?.completed ?? 0, failed: checkpointCoordinator?.failed ?? 0 },

@@ -13,14 +13,18 @@ export interface RunStatus {
 
 export type RunProgress = Omit<RunStatus, 'elapsedMs' | 'recordsPerSecond'>;
 
-/** Reports `progress()` every `intervalMs`, with the rate since the previous report; returns the timer to clear. */
+/**
+ * Reports `progress()` every `intervalMs`, with the rate since the previous report; returns the timer to clear.
+ * `recordsBefore`: what a restored run's earlier runs read, already in `progress().recordsIn` but not read now.
+ */
 export function startStatusReports(
   onStatus: (status: RunStatus) => void,
   intervalMs: number,
   started: number,
+  recordsBefore: number,
   progress: () => RunProgress,
 ): NodeJS.Timeout {
-  let last = { time: started, records: 0 };
+  let last = { time: started, records: recordsBefore };
   return setInterval(() => {
     const now = Date.now();
     const current = progress();

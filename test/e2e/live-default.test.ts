@@ -139,6 +139,7 @@ describe('the simulated live market', () => {
       first.kill();
     }
     expect(first.stderr()).toMatch(/ \| watermark lag \d+\.\d+s/);
+    const readBefore = (JSON.parse(readFileSync(join(folder, 'out', '_summary.json'), 'utf8')) as { records_in: number }).records_in;
     const restored = startLive(folder, [...flags, '--restore', 'latest']);
     try {
       expect(await restored.stopAfterStatus()).toEqual({ code: 0, signal: null });
@@ -148,6 +149,9 @@ describe('the simulated live market', () => {
     expect(restored.stderr()).toMatch(/^coattail: restoring checkpoint \d+ /m);
     const status = restored.stderr().split('\n').find((line) => STATUS_WITH_RECORDS.test(line));
     expect(status, restored.stderr()).toMatch(/ \| watermark lag \d+\.\d+s/);
+    // The record count goes on from the savepoint's, as the row counts beside it and records_in of _summary.json do.
+    const shown = Number(/ \| ([\d,]+) records \|/.exec(status!)![1]!.replaceAll(',', ''));
+    expect(shown).toBeGreaterThan(readBefore);
   }, 300_000);
 
   it('at the real-time pace, ends as soon as it has stopped, whatever the checkpoint interval', async () => {
