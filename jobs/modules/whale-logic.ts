@@ -35,6 +35,12 @@ function quoteCurrency(symbol: string): string {
   return dash === -1 ? 'quote' : symbol.slice(dash + 1);
 }
 
+/** What the quantity counts: the base of `BASE-QUOTE` (a symbol of another shape, allowed by config, as it is). */
+function baseCurrency(symbol: string): string {
+  const dash = symbol.lastIndexOf('-');
+  return dash === -1 ? symbol : symbol.slice(0, dash);
+}
+
 export function whaleAlert(trade: Trade, severity: Severity, detectedAtMs: number): TableRow {
   return buildAlert(
     {
@@ -44,7 +50,7 @@ export function whaleAlert(trade: Trade, severity: Severity, detectedAtMs: numbe
       exchange: trade.exchange,
       severity,
       message:
-        `A ${trade.side} of ${trade.quantity} ${trade.symbol} worth ` +
+        `A ${trade.side} of ${trade.quantity} ${baseCurrency(trade.symbol)} worth ` +
         `${formatAmount(trade.quote_volume)} ${quoteCurrency(trade.symbol)} traded on ${trade.exchange} at ${trade.price}.`,
       details: {
         event_id: trade.event_id,

@@ -45,8 +45,8 @@ class Screen {
   }
 }
 
-const ALERT_1 = '20:03:09 HIGH     whale        SOL-USDT@binance       A sell of 5008 SOL-USDT worth 901,708.20 USDT.';
-const ALERT_2 = '20:03:10 CRITICAL whale        BTC-USDT@binance       A sell of 17.79 BTC-USDT worth 1,192,396.02 USDT.';
+const ALERT_1 = '20:03:09 HIGH     whale        SOL-USDT@binance       A sell of 5008 SOL worth 901,708.20 USDT.';
+const ALERT_2 = '20:03:10 CRITICAL whale        BTC-USDT@binance       A sell of 17.79 BTC worth 1,192,396.02 USDT.';
 
 describe('terminalStatus', () => {
   it('keeps every alert line whole and the status line below them', () => {

@@ -72,7 +72,7 @@ describe('whale', () => {
     // The same event_id passing again two hours later (beyond the dedup horizon) is another alert.
     expect(whaleAlert({ ...whale, timestamp: whale.timestamp + 7_200_000 }, 'critical', 0).alert_id).not.toBe(alert.alert_id);
     expect(JSON.parse(alert.details as string)).toEqual({ event_id: 'big-1', quote_volume: 1_500_000, price: 50_000, quantity: 30, side: 'sell' });
-    expect(alert.message).toBe('A sell of 30 BTC-USDT worth 1,500,000.00 USDT traded on coinbase at 50000.');
+    expect(alert.message).toBe('A sell of 30 BTC worth 1,500,000.00 USDT traded on coinbase at 50000.');
   });
 });
 
