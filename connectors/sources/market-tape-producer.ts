@@ -146,8 +146,9 @@ export class TapeProducer {
   }
 
   /**
-   * At most one in-time whale per stream in four windows, and none in a burst window: whales filling a stream's
-   * quiet windows would shrink its stddev until an ordinary window looked anomalous.
+   * At most one in-time whale per stream in four windows, none in a burst window and none in a window of the
+   * pattern's high half: whales filling a stream's quiet windows would shrink its stddev until an ordinary window
+   * looked anomalous, and one on top of a high window could look anomalous itself.
    */
   private pickWhaleStream(time: number): Stream | undefined {
     const first = Math.floor(this.random() * this.streams.length);
@@ -156,6 +157,9 @@ export class TapeProducer {
       const stream = this.streams[(first + attempt) % this.streams.length]!;
       const last = this.lastWhaleWindow[stream.streamIndex];
       if ((last !== undefined && window - last < WHALE_WINDOW_GAP) || this.plan.burstIndex(stream, time) >= 0) continue;
+      // A whale of up to 1.5M on top of a high window raised a volume spike of its own on slow tapes (a window
+      // target near 1.5M: 60 records/s with 30 % bad records).
+      if (this.plan.volumePattern(stream, time) > 1) continue;
       this.lastWhaleWindow[stream.streamIndex] = window;
       return stream;
     }
