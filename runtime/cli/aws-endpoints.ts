@@ -3,6 +3,7 @@
 // the SDK's own variables, which every client resolves (connectors/aws-client.ts).
 
 import type { AwsService } from '../../connectors/aws-client.js';
+import { S3_ENDPOINT_FLAG_VARIABLE } from '../checkpoint/storage/s3-endpoint.js';
 import { CoattailError } from '../errors.js';
 
 export interface EndpointFlags {
@@ -32,6 +33,8 @@ export async function applyEndpointFlags(flags: EndpointFlags): Promise<void> {
     }
     // Subtask threads share this environment (runtime/exec/warm-threads.ts), prestarted ones included.
     process.env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] = valid;
+    // S3 honours AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, which must not drop the flag (docs/storage.md).
+    if (service === 's3') process.env[S3_ENDPOINT_FLAG_VARIABLE] = valid;
   }
 }
 
