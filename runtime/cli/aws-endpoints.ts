@@ -3,6 +3,8 @@
 // the SDK's own variables, which every client resolves (connectors/aws-client.ts).
 
 import type { AwsService } from '../../connectors/aws-client.js';
+import { S3_ENDPOINT_FLAG_VARIABLE } from '../checkpoint/storage/s3-endpoint.js';
+import { CoattailError } from '../errors.js';
 
 export interface EndpointFlags {
   readonly s3Endpoint?: string;
@@ -10,10 +12,10 @@ export interface EndpointFlags {
   readonly dynamodbEndpoint?: string;
 }
 
-const FLAG_SERVICES: readonly (readonly [keyof EndpointFlags, AwsService])[] = [
-  ['s3Endpoint', 's3'],
-  ['kinesisEndpoint', 'kinesis'],
-  ['dynamodbEndpoint', 'dynamodb'],
+const FLAG_SERVICES: readonly (readonly [keyof EndpointFlags, AwsService, string])[] = [
+  ['s3Endpoint', 's3', '--s3-endpoint'],
+  ['kinesisEndpoint', 'kinesis', '--kinesis-endpoint'],
+  ['dynamodbEndpoint', 'dynamodb', '--dynamodb-endpoint'],
 ];
 
 /** Validates the flags, then sets `AWS_ENDPOINT_URL_<SERVICE>` for the rest of the run. */
@@ -21,11 +23,26 @@ export async function applyEndpointFlags(flags: EndpointFlags): Promise<void> {
   const given = FLAG_SERVICES.filter(([flag]) => flags[flag]);
   if (given.length === 0) return;
   // Loaded only when a flag is given: a run without AWS never loads the SDK.
-  const { resolveAwsEndpoint } = await import('../../connectors/aws-client.js');
-  for (const [flag, service] of given) {
-    const endpoint = flags[flag]!;
-    const valid = resolveAwsEndpoint(service, endpoint)!; // a bad URL is one BAD_CONFIG line, before any thread uses it
+  const { redactUrl } = await import('../../connectors/aws-client.js');
+  for (const [flag, service, flagName] of given) {
+    const valid = flags[flag]!.trim();
+    // A bad value is a usage error naming the flag (exit 2, as `checkpoints --s3-endpoint` and docs/storage.md say),
+    // reported before any thread uses it.
+    if (!isHttpUrl(valid)) {
+      throw new CoattailError('BAD_ARGUMENT', `${flagName} must be an http:// or https:// URL, got "${redactUrl(valid)}"`);
+    }
     // Subtask threads share this environment (runtime/exec/warm-threads.ts), prestarted ones included.
     process.env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] = valid;
+    // S3 honours AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, which must not drop the flag (docs/storage.md).
+    if (service === 's3') process.env[S3_ENDPOINT_FLAG_VARIABLE] = valid;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
   }
 }

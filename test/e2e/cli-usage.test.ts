@@ -85,6 +85,16 @@ describe('other commands', () => {
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe('coattail: --endpoint and --dynamodb-endpoint name different endpoints: give one');
   });
+
+  it('a bad endpoint flag of coattail run is a usage error naming the flag (docs/storage.md quotes it)', async () => {
+    const tape = smallTape();
+    for (const [flag, value] of [['--s3-endpoint', 'localhost:9000'], ['--kinesis-endpoint', 'ftp://host'], ['--dynamodb-endpoint', 'not a url']]) {
+      const result = await runCli(['run', ALL_JOB, '-s', `file:${tape}`, '-o', join(work, 'out'), '--no-checkpoints', flag!, value!], { cwd: work });
+      expect(result.code, flag).toBe(2);
+      expect(result.stderr.trim()).toBe(`coattail: ${flag} must be an http:// or https:// URL, got "${value}"`);
+    }
+    expect(readdirSync(work).sort()).toEqual(['tape.jsonl']);
+  });
 });
 
 describe('empty folder flags', () => {

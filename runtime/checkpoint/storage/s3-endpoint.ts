@@ -9,7 +9,13 @@ export interface ResolvedEndpoint {
 }
 
 /**
- * The endpoint to use: the explicit option, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`
+ * Where `coattail run` leaves its `--s3-endpoint` for the sinks of its threads, which know only `outDir`. Unlike
+ * `AWS_ENDPOINT_URL_S3` (set too), it counts as the flag: `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` does not drop it.
+ */
+export const S3_ENDPOINT_FLAG_VARIABLE = 'COATTAIL_S3_ENDPOINT';
+
+/**
+ * The endpoint to use: the explicit option (or the run's `--s3-endpoint`), else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`
  * (both skipped when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`, as the SDKs do), else none (AWS itself).
  */
 export function resolveS3Endpoint(
@@ -17,7 +23,7 @@ export function resolveS3Endpoint(
   environment: NodeJS.ProcessEnv = process.env,
 ): ResolvedEndpoint | undefined {
   const ignoreEnvironment = environment.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true';
-  const candidates: [string | undefined, string][] = [[explicit, '--s3-endpoint']];
+  const candidates: [string | undefined, string][] = [[explicit ?? environment[S3_ENDPOINT_FLAG_VARIABLE], '--s3-endpoint']];
   if (!ignoreEnvironment) {
     candidates.push(
       [environment.AWS_ENDPOINT_URL_S3, 'AWS_ENDPOINT_URL_S3'],
