@@ -25,17 +25,27 @@ export async function applyEndpointFlags(flags: EndpointFlags): Promise<void> {
   // Loaded only when a flag is given: a run without AWS never loads the SDK.
   const { redactUrl } = await import('../../connectors/aws-client.js');
   for (const [flag, service, flagName] of given) {
-    const valid = flags[flag]!.trim();
-    // A bad value is a usage error naming the flag (exit 2, as `checkpoints --s3-endpoint` and docs/storage.md say),
-    // reported before any thread uses it.
-    if (!isHttpUrl(valid)) {
-      throw new CoattailError('BAD_ARGUMENT', `${flagName} must be an http:// or https:// URL, got "${redactUrl(valid)}"`);
-    }
+    const valid = checkedEndpointFlag(flagName, flags[flag]!, redactUrl);
     // Subtask threads share this environment (runtime/exec/warm-threads.ts), prestarted ones included.
     process.env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] = valid;
     // S3 honours AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, which must not drop the flag (docs/storage.md).
     if (service === 's3') process.env[S3_ENDPOINT_FLAG_VARIABLE] = valid;
   }
+}
+
+/**
+ * An endpoint flag's value, trimmed, or a usage error naming the flag (exit 2, as `checkpoints --s3-endpoint` and
+ * docs/storage.md say), before anything uses it. `redact` hides a user:password part in the message.
+ */
+export function checkedEndpointFlag(flagName: string, value: string, redact: (url: string) => string = hideUserInfo): string {
+  const trimmed = value.trim();
+  if (!isHttpUrl(trimmed)) throw new CoattailError('BAD_ARGUMENT', `${flagName} must be an http:// or https:// URL, got "${redact(trimmed)}"`);
+  return trimmed;
+}
+
+/** What `redactUrl` of the AWS client does, without loading the SDK: drops a user:password part. */
+function hideUserInfo(value: string): string {
+  return value.replace(/\/\/[^/@]*@/, '//');
 }
 
 function isHttpUrl(value: string): boolean {

@@ -1,6 +1,7 @@
 // `coattail alerts` (the hot store's access patterns) and `coattail produce` (the architecture's producer).
 
 import { CoattailError } from '../errors.js';
+import { checkedEndpointFlag } from './aws-endpoints.js';
 import { onStopSignals } from './stop-signals.js';
 
 export interface AlertsFlags {
@@ -15,6 +16,8 @@ export interface AlertsFlags {
 }
 
 export async function alertsCommand(flags: AlertsFlags): Promise<void> {
+  if (flags.endpoint) checkedEndpointFlag('--endpoint', flags.endpoint);
+  if (flags.dynamodbEndpoint) checkedEndpointFlag('--dynamodb-endpoint', flags.dynamodbEndpoint);
   const { parseAlertsTarget } = await import('../../connectors/sinks/dynamodb-alerts.js');
   const { alertsReport } = await import('../../connectors/sources/dynamodb-alerts-query.js');
   const { table } = parseAlertsTarget(flags.table, '--table');
@@ -41,6 +44,7 @@ export interface ProduceFlags {
 }
 
 export async function produceCommand(flags: ProduceFlags): Promise<void> {
+  if (flags.kinesisEndpoint) checkedEndpointFlag('--kinesis-endpoint', flags.kinesisEndpoint);
   const { parseFeedUri, produce, appendLinesToFile } = await import('../../connectors/sources/exchanges/index.js');
   const source = parseFeedUri(flags.from);
   const write = await writerFor(flags);

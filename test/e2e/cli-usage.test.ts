@@ -95,6 +95,19 @@ describe('other commands', () => {
     }
     expect(readdirSync(work).sort()).toEqual(['tape.jsonl']);
   });
+
+  it('so is a bad endpoint flag of alerts and produce, before anything connects (it was a configuration error, exit 1)', async () => {
+    const alerts = await runCli(['alerts', '--endpoint', 'localhost:8000'], { cwd: work });
+    expect(alerts.code).toBe(2);
+    expect(alerts.stderr.trim()).toBe('coattail: --endpoint must be an http:// or https:// URL, got "localhost:8000"');
+    const spelledAsRun = await runCli(['alerts', '--dynamodb-endpoint', 'dynamodb.local'], { cwd: work });
+    expect(spelledAsRun.code).toBe(2);
+    expect(spelledAsRun.stderr.trim()).toBe('coattail: --dynamodb-endpoint must be an http:// or https:// URL, got "dynamodb.local"');
+    // The user:password part of an endpoint is not printed.
+    const produce = await runCli(['produce', '--from', 'binance:btcusdt', '--to', 'kinesis:trades', '--kinesis-endpoint', 'ftp://user:secret@host'], { cwd: work });
+    expect(produce.code).toBe(2);
+    expect(produce.stderr.trim()).toBe('coattail: --kinesis-endpoint must be an http:// or https:// URL, got "ftp://host"');
+  });
 });
 
 describe('empty folder flags', () => {
