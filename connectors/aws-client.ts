@@ -3,6 +3,9 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 // The SDK's own region chain (AWS_REGION, then the shared config files); @smithy/core ships with every AWS client.
 import { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS, NODE_REGION_CONFIG_OPTIONS } from '@smithy/core/config';
 import { CoattailError, type ErrorCode } from '../runtime/errors.js';
+import { redactUrl } from './redact-url.js';
+
+export { redactUrl };
 
 export type AwsService = 'kinesis' | 'dynamodb' | 's3';
 
@@ -83,18 +86,6 @@ function regionProvider(service: AwsService, customEndpoint: boolean): () => Pro
     );
   };
   return () => (resolved ??= resolve());
-}
-
-/** An endpoint as it may appear in a message: any user:password part removed. */
-export function redactUrl(endpoint: string): string {
-  try {
-    const url = new URL(endpoint);
-    url.username = '';
-    url.password = '';
-    return url.toString().replace(/\/$/, '');
-  } catch {
-    return endpoint.replace(/\/\/[^/@]*@/, '//');
-  }
 }
 
 /** Removes the values of credential variables from text, in case a server echoes them back. */

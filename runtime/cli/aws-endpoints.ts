@@ -5,6 +5,7 @@
 import type { AwsService } from '../../connectors/aws-client.js';
 import { S3_ENDPOINT_FLAG_VARIABLE } from '../checkpoint/storage/s3-endpoint.js';
 import { CoattailError } from '../errors.js';
+import { redactUrl } from '../../connectors/redact-url.js';
 
 export interface EndpointFlags {
   readonly s3Endpoint?: string;
@@ -22,10 +23,8 @@ const FLAG_SERVICES: readonly (readonly [keyof EndpointFlags, AwsService, string
 export async function applyEndpointFlags(flags: EndpointFlags): Promise<void> {
   const given = FLAG_SERVICES.filter(([flag]) => flags[flag]);
   if (given.length === 0) return;
-  // Loaded only when a flag is given: a run without AWS never loads the SDK.
-  const { redactUrl } = await import('../../connectors/aws-client.js');
   for (const [flag, service, flagName] of given) {
-    const valid = checkedEndpointFlag(flagName, flags[flag]!, redactUrl);
+    const valid = checkedEndpointFlag(flagName, flags[flag]!);
     // Subtask threads share this environment (runtime/exec/warm-threads.ts), prestarted ones included.
     process.env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] = valid;
     // S3 honours AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, which must not drop the flag (docs/storage.md).
@@ -35,17 +34,12 @@ export async function applyEndpointFlags(flags: EndpointFlags): Promise<void> {
 
 /**
  * An endpoint flag's value, trimmed, or a usage error naming the flag (exit 2, as `checkpoints --s3-endpoint` and
- * docs/storage.md say), before anything uses it. `redact` hides a user:password part in the message.
+ * docs/storage.md say), before anything uses it; a user:password part is not printed.
  */
-export function checkedEndpointFlag(flagName: string, value: string, redact: (url: string) => string = hideUserInfo): string {
+export function checkedEndpointFlag(flagName: string, value: string): string {
   const trimmed = value.trim();
-  if (!isHttpUrl(trimmed)) throw new CoattailError('BAD_ARGUMENT', `${flagName} must be an http:// or https:// URL, got "${redact(trimmed)}"`);
+  if (!isHttpUrl(trimmed)) throw new CoattailError('BAD_ARGUMENT', `${flagName} must be an http:// or https:// URL, got "${redactUrl(trimmed)}"`);
   return trimmed;
-}
-
-/** What `redactUrl` of the AWS client does, without loading the SDK: drops a user:password part. */
-function hideUserInfo(value: string): string {
-  return value.replace(/\/\/[^/@]*@/, '//');
 }
 
 function isHttpUrl(value: string): boolean {
