@@ -1,4 +1,5 @@
 // Event-time window operator: assign, aggregate incrementally, fire once when the watermark passes the end.
+// Session windows also merge a key's windows as records bridge them.
 
 import type {
   AggregateFunction,
@@ -31,6 +32,7 @@ const NO_ACCUMULATOR: unique symbol = Symbol('no accumulator');
 
 interface OpenWindow {
   readonly start: number;
+  readonly end: number;
   accumulator: unknown;
 }
 
@@ -50,12 +52,18 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
   /** Input watermark minus this window's delay: the event time up to which windows are complete. */
   private windowWatermark = Number.NEGATIVE_INFINITY;
   private firingEnd = 0;
+  /** Session windows only: each key's open sessions (they never overlap: a record bridging two merges them). */
+  private readonly sessionsByKey: Map<string, OpenWindow[]> | undefined;
   window: TimeWindow = { start: 0, end: 0 };
 
   constructor(private readonly env: OperatorEnvironment, private readonly spec: WindowOperatorSpec) {
     this.globalStateBackend = new KeyedStateBackend(env.maxParallelism, env.uid);
     this.lateRecords = spec.lateCounter ? env.metrics.counter(spec.lateCounter) : undefined;
     this.keyOf = env.keySelectors[0]!;
+    if (spec.assigner.sessionGapMs !== undefined) {
+      if (typeof spec.aggregate.merge !== 'function') throw new Error('session windows need an aggregate with merge()');
+      this.sessionsByKey = new Map();
+    }
   }
 
   get currentWatermark(): number {
@@ -73,6 +81,13 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
   processElement(value: unknown, timestamp: number | null): void {
     if (timestamp === null) throw new Error('a window needs event time: add withWatermarks(...) before keyBy');
     const key = this.keyOf(value);
+    if (this.sessionsByKey ? this.addToSession(this.sessionsByKey, key, value, timestamp) : this.addToWindows(key, value, timestamp)) return;
+    this.lateRecords?.inc();
+    if (this.spec.lateTag) this.env.output.emitSide(this.spec.lateTag, value, timestamp);
+  }
+
+  /** False when every window of the record has fired: it is late. */
+  private addToWindows(key: string, value: unknown, timestamp: number): boolean {
     let assigned = false;
     for (const window of this.spec.assigner.assign(timestamp)) {
       // Fired once when the watermark reached its end: anything for it now is late.
@@ -81,10 +96,43 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
       const open = this.openWindow(key, window.start, window.end);
       open.accumulator = this.spec.aggregate.add(value, open.accumulator === NO_ACCUMULATOR ? this.spec.aggregate.createAccumulator() : open.accumulator);
     }
-    if (!assigned) {
-      this.lateRecords?.inc();
-      if (this.spec.lateTag) this.env.output.emitSide(this.spec.lateTag, value, timestamp);
+    return assigned;
+  }
+
+  /**
+   * Merges the record's window `[t, t + gap)` with the key's open sessions it overlaps or touches (as Flink's
+   * TimeWindow.intersects), earliest first, and adds the record. Open sessions end after the watermark, so the
+   * record is late only when it touches none and its own window has already ended.
+   */
+  private addToSession(sessionsByKey: Map<string, OpenWindow[]>, key: string, value: unknown, timestamp: number): boolean {
+    const [window] = this.spec.assigner.assign(timestamp);
+    const sessions = sessionsByKey.get(key) ?? [];
+    const touched = sessions.filter((open) => open.start <= window!.end && window!.start <= open.end).sort((a, b) => a.start - b.start);
+    if (touched.length === 0 && window!.end <= this.windowWatermark) return false;
+    let start = window!.start;
+    let end = window!.end;
+    let accumulator: unknown = touched.length === 0 ? this.spec.aggregate.createAccumulator() : touched[0]!.accumulator;
+    for (let i = 0; i < touched.length; i++) {
+      const open = touched[i]!;
+      if (i > 0) accumulator = this.spec.aggregate.merge!(accumulator, open.accumulator);
+      start = Math.min(start, open.start);
+      end = Math.max(end, open.end);
+      this.closeWindow(key, open.end);
     }
+    const merged = this.openWindow(key, start, end);
+    merged.accumulator = this.spec.aggregate.add(value, accumulator);
+    const kept = sessions.filter((open) => !touched.includes(open));
+    kept.push(merged);
+    sessionsByKey.set(key, kept);
+    return true;
+  }
+
+  /** Forgets a key's window that merged into another (its end stays in `pendingEnds`, and finds nothing). */
+  private closeWindow(key: string, end: number): void {
+    const byKey = this.windowsByEnd.get(end);
+    if (!byKey) return;
+    byKey.delete(key);
+    if (byKey.size === 0) this.windowsByEnd.delete(end);
   }
 
   processPartial(partial: unknown): void {
@@ -106,7 +154,7 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
     }
     let open = byKey.get(key);
     if (!open) {
-      open = { start, accumulator: NO_ACCUMULATOR };
+      open = { start, end, accumulator: NO_ACCUMULATOR };
       byKey.set(key, open);
     }
     return open;
@@ -118,11 +166,22 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
     this.windowWatermark = windowWatermark;
     for (let end = this.pendingEnds.peek(); end !== undefined && end <= windowWatermark; end = this.pendingEnds.peek()) {
       this.pendingEnds.pop();
-      const byKey = this.windowsByEnd.get(end)!;
+      const byKey = this.windowsByEnd.get(end);
+      // Sessions that merged away leave their end behind, and an end may be pushed again once its map is gone.
+      if (!byKey) continue;
       this.windowsByEnd.delete(end);
-      for (const [key, open] of byKey) this.fire(key, open, end);
+      for (const [key, open] of byKey) {
+        if (this.sessionsByKey) this.forgetSession(this.sessionsByKey, key, open);
+        this.fire(key, open, end);
+      }
     }
     return windowWatermark;
+  }
+
+  private forgetSession(sessionsByKey: Map<string, OpenWindow[]>, key: string, fired: OpenWindow): void {
+    const remaining = sessionsByKey.get(key)?.filter((open) => open !== fired) ?? [];
+    if (remaining.length === 0) sessionsByKey.delete(key);
+    else sessionsByKey.set(key, remaining);
   }
 
   private fire(key: string, open: OpenWindow, end: number): void {
@@ -170,7 +229,9 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
             this.windowsByEnd.set(end, byKey);
             this.pendingEnds.push(end);
           }
-          byKey.set(key, { start, accumulator });
+          const open: OpenWindow = { start, end, accumulator };
+          byKey.set(key, open);
+          if (this.sessionsByKey) this.sessionsByKey.set(key, [...(this.sessionsByKey.get(key) ?? []), open]);
         }
       }
     }

@@ -29,7 +29,7 @@ export type {
   WindowContext,
   WindowOptions,
 } from './graph/functions.js';
-export { tumbling, sliding } from './graph/windows.js';
+export { tumbling, sliding, session } from './graph/windows.js';
 export { parseDuration, type Duration } from './time/duration.js';
 export { CoattailError, type ErrorCode } from './errors.js';
 export type { RawRecord, Source, SourceChunk, SplitDescriptor, SplitPosition, SplitReader, ChunkPayload } from './api/source.js';

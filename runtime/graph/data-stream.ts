@@ -180,6 +180,9 @@ export class WindowedStream<T> {
     aggregate: AggregateFunction<T, Acc, R>,
     windowFunction?: ProcessWindowFunction<R, Out>,
   ): DataStream<Out> {
+    if (this.assigner.sessionGapMs !== undefined && typeof aggregate.merge !== 'function') {
+      throw new CoattailError('JOB_INVALID', `"${name}": session windows merge, so its aggregate needs a merge(earlier, later)`);
+    }
     const spec: NodeSpec = {
       kind: 'window',
       assigner: this.assigner,
@@ -192,24 +195,33 @@ export class WindowedStream<T> {
   }
 
   reduce<Out = T>(name: string, reducer: (a: T, b: T) => T, windowFunction?: ProcessWindowFunction<T, Out>): DataStream<Out> {
-    return this.aggregate<{ value?: T }, T, Out>(
-      name,
-      {
-        createAccumulator: () => ({}),
-        add: (value, acc) => ({ value: acc.value === undefined ? value : reducer(acc.value, value) }),
-        getResult: (acc) => acc.value as T,
-      },
-      windowFunction,
-    );
+    const aggregate: AggregateFunction<T, { value?: T }, T> = {
+      createAccumulator: () => ({}),
+      add: (value, acc) => ({ value: acc.value === undefined ? value : reducer(acc.value, value) }),
+      getResult: (acc) => acc.value as T,
+    };
+    // Sessions merge. Elsewhere no merge, so the decode stage does not pre-aggregate with a reducer that
+    // need not be associative.
+    if (this.merging) {
+      aggregate.merge = (earlier, later) =>
+        earlier.value === undefined ? later : later.value === undefined ? earlier : { value: reducer(earlier.value, later.value) };
+    }
+    return this.aggregate<{ value?: T }, T, Out>(name, aggregate, windowFunction);
   }
 
   /** Keep every element of the window and hand the list to `windowFunction` when it fires. */
   process<Out>(name: string, windowFunction: ProcessWindowFunction<T[], Out>): DataStream<Out> {
-    return this.aggregate<T[], T[], Out>(
-      name,
-      { createAccumulator: () => [], add: (value, acc) => (acc.push(value), acc), getResult: (acc) => acc },
-      windowFunction,
-    );
+    const aggregate: AggregateFunction<T, T[], T[]> = {
+      createAccumulator: () => [],
+      add: (value, acc) => (acc.push(value), acc),
+      getResult: (acc) => acc,
+    };
+    if (this.merging) aggregate.merge = (earlier, later) => earlier.concat(later);
+    return this.aggregate<T[], T[], Out>(name, aggregate, windowFunction);
+  }
+
+  private get merging(): boolean {
+    return this.assigner.sessionGapMs !== undefined;
   }
 }
 

@@ -122,6 +122,11 @@ export interface WindowAssigner {
   readonly description: string;
   /** The windows an event-time timestamp belongs to, in ascending order of start. */
   assign(timestamp: number): TimeWindow[];
+  /**
+   * Set by session windows: a key's windows that overlap or touch merge into one (Flink's merging window
+   * assigners), so a session ends only after this much event time without a record of its key.
+   */
+  readonly sessionGapMs?: number;
 }
 
 export interface AggregateFunction<In, Acc, Out> {

@@ -1,4 +1,4 @@
-// Window assigners aligned to the epoch: tumbling `[floor(t/size)*size, +size)` and sliding.
+// Window assigners: tumbling `[floor(t/size)*size, +size)` and sliding, aligned to the epoch; sessions per key.
 
 import { CoattailError } from '../errors.js';
 import { parseDuration, type Duration } from '../time/duration.js';
@@ -27,6 +27,23 @@ export function sliding(size: Duration, slide: Duration): WindowAssigner {
       const lastStart = Math.floor(timestamp / slideMs) * slideMs;
       for (let start = lastStart; start > timestamp - sizeMs; start -= slideMs) windows.push({ start, end: start + sizeMs });
       return windows.reverse();
+    },
+  };
+}
+
+/**
+ * Event-time session windows, as Flink's `EventTimeSessionWindows.withGap`: each record opens `[t, t + gap)`,
+ * and the window operator merges it with the key's open sessions it overlaps or touches. A session fires when
+ * the watermark (less the window's delay) reaches its end, i.e. `gap` after its last record.
+ */
+export function session(gap: Duration): WindowAssigner {
+  const gapMs = parseDuration(gap, 'session gap');
+  if (gapMs <= 0) throw new CoattailError('JOB_INVALID', 'session gap must be > 0');
+  return {
+    description: `session(${gapMs}ms)`,
+    sessionGapMs: gapMs,
+    assign(timestamp: number): TimeWindow[] {
+      return [{ start: timestamp, end: timestamp + gapMs }];
     },
   };
 }

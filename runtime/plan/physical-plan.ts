@@ -184,7 +184,9 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
 
 /**
  * Keyed, event-time exits into a window with a mergeable aggregate. Not with dedupe: the ordered stage drops
- * duplicates after decoding, and a partial cannot take one record back out.
+ * duplicates after decoding, and a partial cannot take one record back out. Not into session windows: a
+ * session's extent depends on the key's records in other chunks too, so a chunk cannot know which window a
+ * record ends up in.
  */
 function preAggregatedExits(graph: LogicalGraph, exits: readonly Exit[], dedupe: boolean): PreAggregatedExit[] {
   if (dedupe) return [];
@@ -194,7 +196,7 @@ function preAggregatedExits(graph: LogicalGraph, exits: readonly Exit[], dedupe:
     const spec = node.spec;
     if (!exit.ordered || !exit.key || spec.kind !== 'window' || node.inputs.length !== 1) continue;
     const aggregate = spec.aggregate as AggregateFunction<unknown, unknown, unknown>;
-    if (typeof aggregate.merge !== 'function') continue;
+    if (typeof aggregate.merge !== 'function' || spec.assigner.sessionGapMs !== undefined) continue;
     found.push({
       exit: exit.index,
       partialExit: exits.length + found.length,

@@ -175,6 +175,42 @@ describe('a plain-JS window job: tumbling, sliding, reduce, late side outputs', 
   }
 });
 
+describe('session windows in a TypeScript job', () => {
+  const activity = (user: string, start: number, end: number, count: number, amount: number, ids: string) => ({
+    user,
+    start: at(start),
+    end: at(end),
+    count,
+    amount,
+    ids,
+  });
+  // Watermark before a record = newest event time before it, less the 5 s delay; a session [first, last + 10 s)
+  // fires when that reaches its end. e3 and e6 extend alice's session of e1; e9 (26 s) starts a new one, since
+  // [1, 22) ended before; e10 (8 s) comes once bob's [2, 21) fired at 26 - 5 = 21 and starts no session of its
+  // own ([8, 18) ended too): late, as is e14.
+  const expected = sorted([
+    activity('alice', 1, 22, 3, 10, 'e1 e3 e6'),
+    activity('alice', 26, 39, 2, 7, 'e9 e12'),
+    activity('alice', 71, 81, 1, 1, 'e18'),
+    activity('bob', 2, 21, 3, 12, 'e2 e5 e7'),
+    activity('bob', 45, 55, 1, 6, 'e13'),
+    activity('carol', 3, 13, 1, 0, 'e4'),
+    activity('carol', 15, 25, 1, 20, 'e8'),
+    activity('carol', 31, 41, 1, 0, 'e11'),
+    activity('carol', 47, 57, 1, 8, 'e15'),
+    activity('dave', 70, 80, 1, 100, 'e17'),
+  ]);
+
+  for (const parallelism of [1, 3]) {
+    it(`merges and closes the same sessions at -p ${parallelism}`, async () => {
+      const { out } = await runJob('session-windows.ts', parallelism);
+      expect(rowsOf(out, 'sessions')).toEqual(expected);
+      expect(rowsOf(out, 'late_sessions')).toEqual(sorted([{ id: 'e10' }, { id: 'e14' }]));
+      expect(readSummary(out)).toMatchObject({ late: { session: 2 } });
+    });
+  }
+});
+
 describe('union of two branches, then keyBy', () => {
   it('is planned where records are parsed and counts the same at -p 1 and -p 3', async () => {
     // Views and buys over 4; 60 s windows start at B - 20 s and B + 40 s; alice's e14 is late.
@@ -197,7 +233,7 @@ describe('a job outside the repository importing an npm package', () => {
 
 describe('the types a TypeScript user writes against', () => {
   it('accept the user jobs as written (interface rows into tableSink included)', () => {
-    const files = ['sessions.ts', 'union-keyed.ts', 'zod-validate.ts', 'events.ts'].map((file) => join(JOBS, 'user', file));
+    const files = ['sessions.ts', 'session-windows.ts', 'union-keyed.ts', 'zod-validate.ts', 'events.ts'].map((file) => join(JOBS, 'user', file));
     const program = ts.createProgram(files, {
       target: ts.ScriptTarget.ES2022,
       module: ts.ModuleKind.ESNext,

@@ -1,7 +1,7 @@
 // Tumbling and sliding windows through the production window operator, driven by the operator test harness.
 import { describe, expect, it } from 'vitest';
 
-import { OperatorTestHarness, OutputTag, sliding, subtaskForKey, tumbling, type DataStream } from '../../runtime/index.js';
+import { OperatorTestHarness, OutputTag, session, sliding, subtaskForKey, tumbling, type DataStream } from '../../runtime/index.js';
 
 interface Trade {
   readonly symbol: string;
@@ -10,6 +10,7 @@ interface Trade {
 }
 
 const count = { createAccumulator: () => 0, add: (_: Trade, n: number) => n + 1, getResult: (n: number) => n };
+const mergingCount = { ...count, merge: (earlier: number, later: number) => earlier + later };
 const LATE = new OutputTag<Trade>('late');
 
 /** A window step keyed by symbol that emits { key, start, end, count }. */
@@ -19,7 +20,7 @@ function windowStep(assigner = tumbling('60s'), delay: string | number = 0) {
       .keyBy('by-symbol', (t) => t.symbol)
       .window(assigner, { delay, lateCounter: 'late_dropped' })
       .sideOutputLateData(LATE)
-      .aggregate<number, number, { key: string; start: number; end: number; count: number }>('count', count, {
+      .aggregate<number, number, { key: string; start: number; end: number; count: number }>('count', mergingCount, {
         process(key: string, n: number, ctx, out) {
           out.collect({ key, start: ctx.window.start, end: ctx.window.end, count: n });
         },
@@ -222,5 +223,110 @@ describe('window operator', () => {
     expect(restored).toHaveLength(keys.length);
     expect(new Set(restored.map((r) => (r as { key: string }).key))).toEqual(new Set(keys));
     for (const row of restored) expect(row).toMatchObject({ start: 60_000, count: 1 });
+  });
+});
+
+describe('session windows', () => {
+  it('opens [t, t + gap) per record and merges the windows of a key that overlap or touch', () => {
+    const assigner = session('10s');
+    expect(assigner.assign(5_000)).toEqual([{ start: 5_000, end: 15_000 }]);
+    expect(assigner.sessionGapMs).toBe(10_000);
+    expect(() => session(0)).toThrow(/session gap must be > 0/);
+  });
+
+  it('ends a session after a gap without records of its key, and fires it when the watermark reaches its end', async () => {
+    const harness = await OperatorTestHarness.create(windowStep(session(10)));
+    for (const at of [0, 5, 12]) harness.processElement(trade('A', at), at); // [0,10) [5,15) [12,22): one session
+    harness.processElement(trade('B', 3), 3);
+    harness.processElement(trade('A', 40), 40); // 18 after the last: a new session
+    harness.processWatermark(21);
+    expect(harness.outputValues()).toEqual([{ key: 'B', start: 3, end: 13, count: 1 }]);
+    harness.processWatermark(22);
+    expect(harness.outputValues()).toEqual([
+      { key: 'B', start: 3, end: 13, count: 1 },
+      { key: 'A', start: 0, end: 22, count: 3 },
+    ]);
+    await harness.endInput();
+    expect(harness.outputValues().at(-1)).toEqual({ key: 'A', start: 40, end: 50, count: 1 });
+  });
+
+  it('merges two sessions that a record arriving out of order bridges, and a record exactly a gap later', async () => {
+    const harness = await OperatorTestHarness.create(windowStep(session(10)));
+    harness.processElement(trade('A', 0), 0).processElement(trade('A', 25), 25); // [0,10) and [25,35)
+    harness.processElement(trade('A', 14), 14); // [14,24) touches neither: three sessions
+    harness.processElement(trade('A', 10), 10); // [10,20) touches [0,10) and overlaps [14,24)
+    harness.processElement(trade('A', 35), 35); // [35,45) touches the end of [25,35): merged, as in Flink
+    harness.processElement(trade('A', 56), 56); // 11 after the last record: a session of its own
+    await harness.endInput();
+    expect(harness.outputValues()).toEqual([
+      { key: 'A', start: 0, end: 24, count: 3 },
+      { key: 'A', start: 25, end: 45, count: 2 },
+      { key: 'A', start: 56, end: 66, count: 1 },
+    ]);
+  });
+
+  it('counts a record late only when it joins no open session and its own window has ended', async () => {
+    const harness = await OperatorTestHarness.create(windowStep(session(10), 5));
+    harness.processElement(trade('A', 100), 100); // [100,110)
+    harness.processWatermark(113); // window watermark 108: nothing fires
+    harness.processElement(trade('A', 95), 95); // [95,105) ended, but it overlaps the open session: in
+    harness.processElement(trade('B', 90), 90); // [90,100) ended and B has no session: late
+    expect(harness.sideOutput(LATE)).toEqual([trade('B', 90)]);
+    harness.processWatermark(115);
+    expect(harness.outputValues()).toEqual([{ key: 'A', start: 95, end: 110, count: 2 }]);
+    harness.processElement(trade('A', 99), 99); // its session fired: late now
+    await harness.endInput();
+    expect(harness.counters()).toEqual({ late_dropped: 2 });
+    expect(harness.outputValues()).toHaveLength(1);
+  });
+
+  it('reduces and keeps the elements of a merged session, earlier session first', async () => {
+    const reduced = await OperatorTestHarness.create((input: DataStream<Trade>) =>
+      input.keyBy('k', (t) => t.symbol).window(session(10)).reduce('sum', (a, b) => ({ ...a, qty: a.qty + b.qty })),
+    );
+    reduced.processElement(trade('A', 0, 2), 0).processElement(trade('A', 30, 5), 30).processElement(trade('A', 8, 1), 8);
+    await reduced.endInput();
+    expect(reduced.outputValues()).toEqual([{ symbol: 'A', at: 0, qty: 3 }, { symbol: 'A', at: 30, qty: 5 }]);
+
+    const listed = await OperatorTestHarness.create((input: DataStream<Trade>) =>
+      input.keyBy('k', (t) => t.symbol).window(session(10)).process('list', {
+        process(key, items: Trade[], ctx, out) {
+          out.collect(`${key}[${ctx.window.start},${ctx.window.end}):${items.map((t) => t.at).join(',')}`);
+        },
+      }),
+    );
+    for (const at of [20, 0, 9]) listed.processElement(trade('A', at), at); // [9,19) merges with [0,10) only
+    listed.processElement(trade('A', 19), 19); // [19,29) touches [0,19) and [20,30)
+    await listed.endInput();
+    expect(listed.outputValues()).toEqual(['A[0,30):0,9,20,19']);
+  });
+
+  it('refuses an aggregate without merge on session windows, naming the step', async () => {
+    await expect(
+      OperatorTestHarness.create((input: DataStream<Trade>) => input.keyBy('k', (t) => t.symbol).window(session(10)).aggregate('count', count)),
+    ).rejects.toThrow(/"count": session windows merge, so its aggregate needs a merge\(earlier, later\)/);
+  });
+
+  it('restores open sessions at another parallelism and merges later records into them', async () => {
+    const keys = ['A', 'B', 'C', 'D', 'E', 'F'];
+    const first = await OperatorTestHarness.create(windowStep(session(100)));
+    for (const key of keys) first.processElement(trade(key, 0), 0).processElement(trade(key, 300), 300);
+    first.processWatermark(150); // the sessions [0,100) fired
+    const snapshot = first.snapshot();
+
+    const restored: unknown[] = [];
+    for (const subtaskIndex of [0, 1]) {
+      const harness = await OperatorTestHarness.create(windowStep(session(100)), { parallelism: 2, subtaskIndex, restoreFrom: [snapshot] });
+      for (const key of keys) {
+        if (subtaskForKey(key, 2, 128) !== subtaskIndex) continue;
+        harness.processElement(trade(key, 50), 50); // [50,150) ended at the restored watermark: late
+        harness.processElement(trade(key, 380), 380); // joins the restored [300,400)
+      }
+      await harness.endInput();
+      expect(harness.counters().late_dropped ?? 0).toBe(keys.filter((key) => subtaskForKey(key, 2, 128) === subtaskIndex).length);
+      restored.push(...harness.outputValues());
+    }
+    expect(restored).toHaveLength(keys.length);
+    for (const row of restored) expect(row).toMatchObject({ start: 300, end: 480, count: 2 });
   });
 });
