@@ -93,6 +93,7 @@ export class KeyedProcessOperator implements StreamOperator {
 
   processElement(value: unknown, timestamp: number | null, port: 1 | 2): void {
     const key = this.env.keySelectors[port - 1]!(value);
+    this.env.keyScope.current = key;
     this.context.key = key;
     this.state.currentKey = key;
     this.context.timestamp = timestamp;
@@ -117,6 +118,7 @@ export class KeyedProcessOperator implements StreamOperator {
 
   private fire(timer: Timer, domain: 'event-time' | 'processing-time'): void {
     if (!this.coFunction.onTimer) return;
+    this.env.keyScope.current = timer.key;
     this.context.key = timer.key;
     this.state.currentKey = timer.key;
     this.context.timestamp = domain === 'event-time' ? timer.timestamp : null;

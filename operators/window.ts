@@ -81,6 +81,7 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
   processElement(value: unknown, timestamp: number | null): void {
     if (timestamp === null) throw new Error('a window needs event time: add withWatermarks(...) before keyBy');
     const key = this.keyOf(value);
+    this.env.keyScope.current = key;
     if (this.sessionsByKey ? this.addToSession(this.sessionsByKey, key, value, timestamp) : this.addToWindows(key, value, timestamp)) return;
     this.lateRecords?.inc();
     if (this.spec.lateTag) this.env.output.emitSide(this.spec.lateTag, value, timestamp);
@@ -187,6 +188,7 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
   private fire(key: string, open: OpenWindow, end: number): void {
     const result = this.spec.aggregate.getResult(open.accumulator);
     this.firingEnd = end;
+    this.env.keyScope.current = key;
     if (this.spec.windowFunction) {
       this.window = { start: open.start, end };
       this.globalStateBackend.currentKey = key;

@@ -135,7 +135,7 @@ export class DecodeStage {
       };
       const operator = await createOperator(
         node,
-        { uid: node.uid, subtaskIndex: 0, parallelism: this.parallelism, maxParallelism: this.maxParallelism, metrics: this.metrics, output, keySelectors: [] },
+        { uid: node.uid, subtaskIndex: 0, parallelism: this.parallelism, maxParallelism: this.maxParallelism, metrics: this.metrics, output, keySelectors: [], keyScope: { current: undefined } },
         () => {
           throw new Error('sinks do not run in the decode stage');
         },

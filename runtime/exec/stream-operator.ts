@@ -8,6 +8,14 @@ export interface Emitter {
   emitSide(tagId: string, value: unknown, timestamp: number | null): void;
 }
 
+/**
+ * The key a keyed step of this subtask is running user code for (a record, a timer, a firing window), shared by
+ * the subtask's steps. A keyBy after a keyed step checks that each record keeps it (docs/decisions.md §5).
+ */
+export interface KeyScope {
+  current: string | undefined;
+}
+
 export interface OperatorEnvironment {
   readonly uid: string;
   readonly subtaskIndex: number;
@@ -17,6 +25,7 @@ export interface OperatorEnvironment {
   readonly output: Emitter;
   /** For keyed operators: the key of each input port (1 and 2). */
   readonly keySelectors: ReadonlyArray<((value: unknown) => string) | undefined>;
+  readonly keyScope: KeyScope;
 }
 
 export interface StreamOperator {

@@ -2,10 +2,11 @@
 // input gate over source splits and watermark propagation through the steps in topological order.
 
 import type { SinkContext } from '../api/sink.js';
+import type { KeySpec } from '../graph/logical-graph.js';
 import type { PhysicalPlan } from '../plan/physical-plan.js';
 import { CounterRegistry } from './metrics.js';
 import { createOperator } from './operator-factory.js';
-import type { Emitter, OperatorSnapshot, StreamOperator } from './stream-operator.js';
+import type { Emitter, KeyScope, OperatorSnapshot, StreamOperator } from './stream-operator.js';
 import { annotateStepError } from './step-error.js';
 import { isCoattailError } from '../errors.js';
 import { WatermarkGate } from '../time/watermark-gate.js';
@@ -36,6 +37,7 @@ export class SubtaskGraph {
   readonly metrics = new CounterRegistry();
   readonly gate = new WatermarkGate();
   private readonly nodes: SubtaskNode[] = [];
+  private readonly keyScope: KeyScope = { current: undefined };
   /** For each exit: deliver a record into the step it feeds. */
   private exitPushes: Push[] = [];
 
@@ -87,6 +89,7 @@ export class SubtaskGraph {
           metrics: this.metrics,
           output,
           keySelectors,
+          keyScope: this.keyScope,
         },
         (uid) => (options.sinkShared?.[uid] === undefined ? options.sinkContext : { ...options.sinkContext, shared: options.sinkShared[uid] }),
       ));
@@ -109,7 +112,7 @@ export class SubtaskGraph {
           }
         };
         if (input.exit !== undefined) exitPushes[input.exit] = push;
-        else list(input.node!, input.edge.tag).push(push);
+        else list(input.node!, input.edge.tag).push(input.edge.key ? this.keyKeptBy(input.edge.key, push) : push);
         const preAggregated = plan.preAggregated.find((p) => p.exit === input.exit);
         if (preAggregated && input.exit !== undefined) {
           exitPushes[preAggregated.partialExit] = (partial) => {
@@ -128,6 +131,32 @@ export class SubtaskGraph {
   }
 
   /**
+   * A keyBy after a keyed step of this subtask: records stay in the subtask, which is a shuffle only if each keeps
+   * the key it was emitted under (Flink's reinterpretAsKeyedStream); a record that does not fails the step.
+   */
+  private keyKeptBy(key: KeySpec, push: Push): Push {
+    return (value, timestamp) => {
+      let selected: unknown;
+      try {
+        selected = key.selector(value);
+      } catch (error) {
+        throw annotateStepError(error, key.name);
+      }
+      if (selected !== this.keyScope.current) {
+        const held = this.keyScope.current === undefined ? 'a record of no key' : `a record of key ${JSON.stringify(this.keyScope.current)}`;
+        throw annotateStepError(
+          new Error(
+            `its key selector returned ${typeof selected === 'string' ? JSON.stringify(selected) : String(selected)} for ${held}: ` +
+              'a keyBy after a keyed step must keep each record\'s key (the engine shuffles once, docs/decisions.md §5)',
+          ),
+          key.name,
+        );
+      }
+      push(value, timestamp);
+    };
+  }
+
+  /**
    * Runs an operator's lifecycle call (create, open, timers, sink writes and commits) so that an exception from
    * user code names the step. The engine's own errors (CoattailError) already say what failed and pass unchanged.
    */
@@ -143,7 +172,10 @@ export class SubtaskGraph {
   deliver(split: number, stamp: number, value: unknown, exitMask: number, eventTime: number | null): void {
     if (stamp > this.gate.splitWatermark(split) && this.gate.advance(split, stamp)) this.propagateWatermark();
     for (let exit = 0; exitMask !== 0; exit++, exitMask >>>= 1) {
-      if ((exitMask & 1) !== 0) this.exitPushes[exit]!(value, eventTime);
+      if ((exitMask & 1) === 0) continue;
+      // A record from the decode stage: no keyed step of this subtask runs for it yet.
+      this.keyScope.current = undefined;
+      this.exitPushes[exit]!(value, eventTime);
     }
   }
 

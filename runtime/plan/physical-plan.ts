@@ -132,12 +132,7 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     for (const edge of node.inputs) {
       const upstreamStage = stageOf(edge.node);
       if (upstreamStage === 'worker') {
-        if (edge.key) {
-          throw invalid(
-            `keyBy "${edge.key.name}" after "${graph.node(edge.node).uid}" is a second shuffle, which the engine does not support yet: ` +
-              'key the stream once after the source and keep per-key state in that keyed step (docs/decisions.md §5)',
-          );
-        }
+        // A keyBy here stays in the subtask: each record must keep its key (checked per record, SubtaskGraph).
         inputs.push({ node: edge.node, edge });
         continue;
       }
@@ -212,7 +207,7 @@ function preAggregatedExits(graph: LogicalGraph, exits: readonly Exit[], dedupe:
 
 /**
  * A union whose every input runs in the same stage joins that stage: it only passes records on, so a keyBy
- * after it is still routed where records are parsed (a keyBy after a subtask step is not supported).
+ * after it is still routed where records are parsed (a keyBy after a subtask step only keeps the key, §5).
  */
 function isUnionOf(node: LogicalNode, inStage: (input: number) => boolean, options: { sideOutputs: boolean } = { sideOutputs: true }): boolean {
   return (

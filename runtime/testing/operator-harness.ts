@@ -96,6 +96,7 @@ export class OperatorTestHarness<In, Out, In2 = never> {
           emitSide: (tagId, value, timestamp) => harness!.sideRecords(tagId).push({ value, timestamp }),
         },
         keySelectors: keySelectorsOf(node),
+        keyScope: { current: undefined },
       },
       () => {
         throw new CoattailError('BAD_ARGUMENT', 'harness: sinks are tested with JobTestHarness');

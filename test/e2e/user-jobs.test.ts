@@ -211,6 +211,32 @@ describe('session windows in a TypeScript job', () => {
   }
 });
 
+describe('a keyBy by the same key after a window (plain JS)', () => {
+  // The 10 s totals of the windows test above, in window order per user, each against the one before.
+  const change = (user: string, start: number, windows: number, delta: number) => ({ user, start: at(start), windows, change: delta });
+  const expected = sorted([
+    change('alice', 0, 1, 10),
+    change('alice', 10, 2, -10),
+    change('alice', 20, 3, 7),
+    change('alice', 70, 4, -6),
+    change('bob', 0, 1, 5),
+    change('bob', 10, 2, 2),
+    change('bob', 40, 3, -1),
+    change('carol', 0, 1, 0),
+    change('carol', 10, 2, 20),
+    change('carol', 30, 3, -20),
+    change('carol', 40, 4, 8),
+    change('dave', 70, 1, 100),
+  ]);
+
+  for (const parallelism of [1, 3]) {
+    it(`keeps each user's windows in one keyed step, in order, at -p ${parallelism}`, async () => {
+      const { out } = await runJob('rekey.js', parallelism);
+      expect(rowsOf(out, 'changes')).toEqual(expected);
+    });
+  }
+});
+
 describe('union of two branches, then keyBy', () => {
   it('is planned where records are parsed and counts the same at -p 1 and -p 3', async () => {
     // Views and buys over 4; 60 s windows start at B - 20 s and B + 40 s; alice's e14 is late.

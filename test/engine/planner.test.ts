@@ -78,17 +78,19 @@ describe('planner', () => {
     expect(error.message).toBe('"join" is keyed and needs keyBy(...) on its inputs');
   });
 
-  it('rejects a keyBy after a step that runs in the subtasks, naming the keyBy and the step before it', () => {
-    const error = planError((env) =>
+  it('keeps a keyBy after a step that runs in the subtasks inside the subtask (the key must stay the same)', () => {
+    const result = plan((env) =>
       parse(env)
         .keyBy('by-k', (r) => r.k)
         .process<Row>('first', { processElement(v, _c, out) { out.collect(v); } })
         .keyBy('again', (r) => r.k)
         .process('second', { processElement() {} }),
     );
-    expect(error.message).toBe(
-      'keyBy "again" after "first" is a second shuffle, which the engine does not support yet: key the stream once after the source and keep per-key state in that keyed step (docs/decisions.md §5)',
-    );
+    const uid = (id: number) => result.graph.node(id).uid;
+    expect(result.workerNodes.map(uid)).toEqual(['first', 'second']);
+    expect(result.exits.map((exit) => uid(exit.to))).toEqual(['first']);
+    const second = result.workerNodes.find((id) => uid(id) === 'second')!;
+    expect(result.workerInputs.get(second)!.map((input) => [input.node === undefined ? undefined : uid(input.node), input.edge.key?.name])).toEqual([['first', 'again']]);
   });
 
   it('rejects a job without a source or with two', () => {
