@@ -106,12 +106,12 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
    * record is late only when it touches none and its own window has already ended.
    */
   private addToSession(sessionsByKey: Map<string, OpenWindow[]>, key: string, value: unknown, timestamp: number): boolean {
-    const [window] = this.spec.assigner.assign(timestamp);
+    const window = this.spec.assigner.assign(timestamp)[0]!;
     const sessions = sessionsByKey.get(key) ?? [];
-    const touched = sessions.filter((open) => open.start <= window!.end && window!.start <= open.end).sort((a, b) => a.start - b.start);
-    if (touched.length === 0 && window!.end <= this.windowWatermark) return false;
-    let start = window!.start;
-    let end = window!.end;
+    const touched = sessions.filter((open) => open.start <= window.end && window.start <= open.end).sort((a, b) => a.start - b.start);
+    if (touched.length === 0 && window.end <= this.windowWatermark) return false;
+    let start = window.start;
+    let end = window.end;
     let accumulator: unknown = touched.length === 0 ? this.spec.aggregate.createAccumulator() : touched[0]!.accumulator;
     for (let i = 0; i < touched.length; i++) {
       const open = touched[i]!;
