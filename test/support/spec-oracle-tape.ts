@@ -137,6 +137,9 @@ function qualityPhase(tape: Tape): void {
   tape.line(trade('q-ok-iso-minus-zero', '2025-03-01T00:00:07-00:00'));
   tape.line(trade('q-ok-ms', t(7) + 250));
   tape.line(trade('q-ok-ms-frac', t(7) + 250.75)); // decisions §8: numeric times keep whole milliseconds
+  // ... rounded down, as an ISO fraction's extra digits are: -1.5 is -2 (1969-12-31T23:59:59.998Z), not -1 as
+  // `new Date(-1.5)` would truncate. A late whale, so that its whale_trades row shows the millisecond kept.
+  tape.line(trade('q-ok-ms-negfrac', -1.5, { exchange: 'binance', symbol: 'OLD-USDT', quantity: 20_000 }));
   tape.line(trade('q-ok-crlf', t(8)) + '\r');
   tape.line(Buffer.concat([Buffer.from('{"event_id":"q-ok-u'), Buffer.from([0xff]), Buffer.from(trade('x', t(8)).slice('{"event_id":"x'.length))]));
   tape.line(trade('q-ok-é-unicode', t(8)));
