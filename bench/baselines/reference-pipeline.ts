@@ -9,7 +9,7 @@ import {
   addTrade, createVolumeAccumulator, scoreVolumeWindow, volumeAlert, volumeRow,
   type VolumeAccumulator, type VolumeHistoryEntry, type VolumeKey,
 } from '../../jobs/modules/volume-logic.js';
-import { addSpreadTrade, createSpreadAccumulator, isPairTrade, spreadAlert, spreadRow, spreadSeverity, type SpreadAccumulator } from '../../jobs/modules/spread-logic.js';
+import { addSpreadTrade, createSpreadAccumulator, spreadAlert, spreadRow, spreadSeverity, type SpreadAccumulator } from '../../jobs/modules/spread-logic.js';
 import { whaleAlert, whaleRow, whaleSeverity } from '../../jobs/modules/whale-logic.js';
 
 export interface ReferenceSummary {
@@ -117,7 +117,7 @@ export class ReferencePipeline {
     }
     // Lateness is judged against the watermark before this record; a record can never make its own window late.
     if (volume.enabled) this.addToVolume(trade);
-    if (spread.enabled && isPairTrade(trade, spread)) this.addToSpread(trade);
+    if (spread.enabled) this.addToSpread(trade);
     if (trade.timestamp > this.maxEventTime) {
       this.maxEventTime = trade.timestamp;
       this.fireWindows(this.maxEventTime);

@@ -6,7 +6,7 @@ import type { Features } from './config.js';
 import type { CheckedTrade } from './quality-stage.js';
 import { addTrade, createVolumeAccumulator, scoreVolumeWindow, splitVolumeKey, volumeAlert, volumeKey, volumeRow } from './volume-logic.js';
 import type { VolumeAccumulator, VolumeHistoryEntry } from './volume-logic.js';
-import { addSpreadTrade, createSpreadAccumulator, isPairTrade, spreadAlert, spreadRow, spreadSeverity, type SpreadAccumulator } from './spread-logic.js';
+import { addSpreadTrade, createSpreadAccumulator, spreadAlert, spreadRow, spreadSeverity, type SpreadAccumulator } from './spread-logic.js';
 import { whaleAlert, whaleRow, whaleSeverity } from './whale-logic.js';
 import type { Trade } from './trade.js';
 import { EXCHANGE_SPREADS, VOLUME_AGGREGATES, WHALE_TRADES } from './tables.js';
@@ -68,7 +68,10 @@ export function volumeAnomalies(trades: DataStream<WindowTrade>, features: Featu
   return rows.getSideOutput(VOLUME_ALERTS);
 }
 
-/** MOD-003: 30 s windows per symbol, VWAP of each exchange of the pair, spread when both traded. */
+/**
+ * MOD-003: 30 s windows per symbol over every exchange's trades (SPEC §4: a late trade of any exchange counts in
+ * late_dropped.spread), VWAP of each exchange of the pair, spread when both traded.
+ */
 export function exchangeSpreads(trades: DataStream<WindowTrade>, features: Features): DataStream<TableRow> {
   const settings = features.spread;
   const emitSpread: ProcessWindowFunction<SpreadAccumulator, TableRow> = {
@@ -81,7 +84,6 @@ export function exchangeSpreads(trades: DataStream<WindowTrade>, features: Featu
     },
   };
   const rows = trades
-    .filter('spread-pair', (trade) => isPairTrade(trade, settings))
     .keyBy('by-symbol', (trade) => trade.symbol)
     .window(tumbling(settings.windowMs), { delay: settings.delayMs, lateCounter: 'late_dropped.spread' })
     .sideOutputLateData(LATE_FOR_SPREAD)

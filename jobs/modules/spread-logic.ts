@@ -26,11 +26,6 @@ export function createSpreadAccumulator(): SpreadAccumulator {
   return { notionalA: 0, quantityA: 0, notionalB: 0, quantityB: 0 };
 }
 
-/** True for trades the spread job windows: only the two exchanges of the pair take part. */
-export function isPairTrade(trade: Pick<Trade, 'exchange'>, pair: SpreadPair): boolean {
-  return trade.exchange === pair.exchangeA || trade.exchange === pair.exchangeB;
-}
-
 /** Adds a trade of either exchange of the pair in place; trades of other exchanges are ignored. */
 export function addSpreadTrade(accumulator: SpreadAccumulator, trade: Pick<Trade, 'exchange' | 'price' | 'quantity'>, pair: SpreadPair): SpreadAccumulator {
   if (trade.exchange === pair.exchangeA) {

@@ -192,7 +192,7 @@ function latenessPhase(tape: Tape): void {
   at(120_000, 'l-window-start'); // a window start: not late for volume, nor for spread (ends W0+150 s)
   at(165_000, 'l-3', 'coinbase'); // spread watermark W0+150 s
   at(149_999, 'l-spread-edge'); // spread window ends at W0+150 s: late for spread, not for volume (ends W0+180 s)
-  at(149_999, 'l-spread-edge-kraken', 'kraken'); // not of the pair: not counted late for spread
+  at(149_999, 'l-spread-edge-kraken', 'kraken'); // not of the pair, but in the symbol's spread window: late for spread too
   at(165_000 - 30_000 - 60_000 - 1, 'l-far'); // more than delay + 60 s behind: always late
   at(165_000 - 30_000, 'l-vol-delay', 'coinbase'); // exactly the volume delay behind
   tape.line(trade('l-whale', W0 + 1000, { exchange: 'binance', symbol: 'LAT-USDT', price: 50, quantity: 5000 })); // late, still a whale

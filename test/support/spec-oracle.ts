@@ -455,7 +455,6 @@ export function runOracle(lines: readonly Line[], source: string, config: Oracle
   const dedup = new Dedup(config.dedupHorizonMs);
   const volume = new WindowBuckets(config.volume.windowMs, config.volume.delayMs);
   const spread = new WindowBuckets(config.spread.windowMs, config.spread.delayMs);
-  const pair = new Set([config.spread.exchangeA, config.spread.exchangeB]);
   let maxEventTime = -Infinity; // the split's watermark before delays
 
   for (const line of lines) {
@@ -482,7 +481,7 @@ export function runOracle(lines: readonly Line[], source: string, config: Oracle
       alerts.push(whale.alert);
     }
     volume.add(JSON.stringify([trade.symbol, trade.exchange]), trade, maxEventTime);
-    if (pair.has(trade.exchange)) spread.add(trade.symbol, trade, maxEventTime);
+    spread.add(trade.symbol, trade, maxEventTime); // every exchange's trades: the pair is picked when a window fires
     maxEventTime = Math.max(maxEventTime, trade.time);
   }
 
