@@ -27,6 +27,9 @@ import { SourceSplits } from './source-splits.js';
 import { watchForNewSplits } from './split-discovery.js';
 import { hasFileTables, statefulOperatorUids, type CoordinatorCheckpointState } from '../checkpoint/restore.js';
 
+/** How long a failed run waits for its subtasks to discard their sinks' uncommitted output before ending them. */
+const ABORT_TIMEOUT_MS = 3_000;
+
 export async function runJob(options: RunOptions): Promise<RunResult> {
   const started = Date.now();
   const log = options.log ?? ((message: string) => process.stderr.write(`coattail: ${message}\n`));
@@ -265,6 +268,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     : undefined;
 
   let rediscovery: NodeJS.Timeout | undefined;
+  /** Every subtask finished (drained or stopped); until then an ending run is a failed one and its sinks abort. */
+  let finished = false;
   try {
     // Reading and decoding start while the subtask threads boot; applying waits for them below.
     const readers = new SplitReaders({
@@ -308,6 +313,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       }
     }
     const finalCounters = await Promise.race([subtasks.finishAll(!stopped), failed]);
+    finished = true;
     // The decode stage's counters arrive with decoded chunks: after none (an empty input) its steps' counters
     // (the quality stage's rejections) would be missing from the summary instead of 0.
     if (decodedChunks === 0 && !restored) addCounts(decodeCounters, await registeredDecodeCounters(plan, options.parallelism, options.maxParallelism));
@@ -338,6 +344,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     if (statusTimer) clearInterval(statusTimer);
     stopped = true;
     inFlight.drain();
+    if (!finished) await subtasks.abortAll(ABORT_TIMEOUT_MS);
     await subtasks.terminate(failure ?? new CoattailError('WORKER_FAILED', 'run ended'));
     await pool.destroy();
   }

@@ -58,7 +58,9 @@ export type ToSubtask =
   /** Checkpoint `checkpointId` is stored: commit sink output prepared for it and for any earlier one. */
   | { readonly type: 'commit'; readonly checkpointId: number }
   /** Decode a chunk now (not in turn with the batches): answered by `decoded` or `decode-failed`. */
-  | { readonly type: 'decode'; readonly id: number; readonly request: DecodeRequest };
+  | { readonly type: 'decode'; readonly id: number; readonly request: DecodeRequest }
+  /** The run failed: after the work in progress, skip the rest and discard sink output no commit lists (`aborted`). */
+  | { readonly type: 'abort' };
 
 export type FromSubtask =
   | { readonly type: 'ready' }
@@ -73,6 +75,7 @@ export type FromSubtask =
       readonly pending: ReadonlyArray<{ readonly sink: string; readonly pending: unknown }>;
     }
   | { readonly type: 'committed'; readonly checkpointId: number }
+  | { readonly type: 'aborted' }
   | { readonly type: 'finished'; readonly counters: Record<string, number> }
   | { readonly type: 'failed'; readonly message: string; readonly stack?: string }
   | { readonly type: 'decoded'; readonly id: number; readonly result: DecodeResult }

@@ -49,11 +49,15 @@ function decodeNow(launch: SubtaskLaunch, id: number, request: DecodeRequest): v
 const early: ToSubtask[] = [];
 let deliver: ((message: ToSubtask) => void) | undefined;
 let launch: SubtaskLaunch | undefined;
+/** Set once the subtask's steps exist; before that no sink has written anything to discard. */
+let abortSteps: (() => Promise<void>) | undefined;
 port.on('message', (message: ToSubtask) => {
   if (message.type === 'launch') {
     launch = message.launch;
     main(launch).catch(fail);
   } else if (message.type === 'decode') decodeNow(launch!, message.id, message.request);
+  // Not queued behind the messages before it: those are skipped once the run has failed.
+  else if (message.type === 'abort') void (abortSteps?.() ?? Promise.resolve()).then(() => send({ type: 'aborted' }));
   else if (deliver) deliver(message);
   else early.push(message);
 });
@@ -86,6 +90,15 @@ async function main(launch: SubtaskLaunch): Promise<void> {
         fail(error);
       }
     });
+  };
+  // The run failed (here or elsewhere): the work in progress ends, what is queued behind it is skipped, and the
+  // sinks discard the output no prepared commit lists (parts in progress, open S3 uploads). Prepared output stays:
+  // a checkpoint that completed may list it, and a restore commits or discards it.
+  let aborted: Promise<void> | undefined;
+  abortSteps = () => {
+    failed = true;
+    aborted ??= queue.then(() => graph.abort());
+    return aborted;
   };
   // The gate starts at the restored split watermarks: the newest event time of each split, one record past the
   // watermark the restored steps saw (a record carries the watermark before it). Fire what that makes due first,
@@ -147,6 +160,7 @@ async function main(launch: SubtaskLaunch): Promise<void> {
       }
       case 'decode':
       case 'launch':
+      case 'abort':
         return; // answered on arrival
       case 'commit':
         while (uncommitted.length > 0 && uncommitted[0]!.checkpointId <= message.checkpointId) {
