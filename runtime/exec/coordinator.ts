@@ -19,7 +19,6 @@ import { initializeSinksGlobally } from './sink-globals.js';
 import type { DecodeRequest, DecodeResult } from './decode-result.js';
 import { HostedDecodePool, piscinaDecodePool, type DecodePool } from './decode-pool.js';
 import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoint/checkpoint-coordinator.js';
-import type { CheckpointMetadata } from '../checkpoint/metadata.js';
 import type { RunOptions, RunResult } from './run-options.js';
 import { prepareRun } from './run-preparation.js';
 import { startStatusReports } from './run-status.js';
@@ -300,18 +299,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     await Promise.race([subtasks.ready(), failed]);
     await Promise.race([applyInOrder(), failed]);
     // A final checkpoint (a savepoint when stopped) before finishing, so a kill while finishing restores exactly.
-    let savepoint: CheckpointMetadata | undefined;
-    if (checkpoints) {
-      while (checkpoints.coordinator.busy) await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), failed]);
-      savepoint = await Promise.race([checkpoints.trigger(stopped), failed]);
-      // Sinks commit their last files when they finish. Without a final checkpoint behind them, a kill while
-      // finishing would restore an earlier checkpoint that cannot revoke those files, and they would be written
-      // twice: so a bounded finish retries it until it completes or the failures exceed the tolerable number.
-      for (let attempt = 1; !savepoint && !stopped; attempt++) {
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt))), failed]);
-        savepoint = await Promise.race([checkpoints.trigger(false), failed]);
-      }
-    }
+    const savepoint = await checkpoints?.takeFinal(() => stopped, failed);
     const finalCounters = await Promise.race([subtasks.finishAll(!stopped), failed]);
     finished = true;
     // The decode stage's counters arrive with decoded chunks: after none (an empty input) its steps' counters
