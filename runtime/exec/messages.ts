@@ -1,6 +1,7 @@
 // The messages between the coordinator and its subtasks; data, watermarks and end of input travel in band.
 
 import type { SinkContext } from '../api/sink.js';
+import type { ErrorCode } from '../errors.js';
 import type { CodecName } from '../transport/record-codec.js';
 import type { OperatorSnapshot } from './stream-operator.js';
 import type { DecodeRequest, DecodeResult } from './decode-result.js';
@@ -77,6 +78,13 @@ export type FromSubtask =
   | { readonly type: 'committed'; readonly checkpointId: number }
   | { readonly type: 'aborted' }
   | { readonly type: 'finished'; readonly counters: Record<string, number> }
-  | { readonly type: 'failed'; readonly message: string; readonly stack?: string }
+  | ({ readonly type: 'failed' } & ThreadError)
   | { readonly type: 'decoded'; readonly id: number; readonly result: DecodeResult }
-  | { readonly type: 'decode-failed'; readonly id: number; readonly message: string; readonly stack?: string };
+  | ({ readonly type: 'decode-failed'; readonly id: number } & ThreadError);
+
+/** An error as it crosses from a subtask thread: its first line, its stack, and its code if it was a CoattailError. */
+export interface ThreadError {
+  readonly message: string;
+  readonly stack?: string;
+  readonly code?: ErrorCode;
+}

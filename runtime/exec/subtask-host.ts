@@ -3,8 +3,8 @@
 // may start before the job is known (warm-threads.ts): its first message says which subtask it is.
 
 import { parentPort } from 'node:worker_threads';
-import { describeError } from '../errors.js';
-import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
+import { describeError, isCoattailError } from '../errors.js';
+import type { FromSubtask, SubtaskLaunch, ThreadError, ToSubtask } from './messages.js';
 import { instantiatePlan } from './job-instance.js';
 import type { DecodeRequest } from './decode-result.js';
 import { decodeForCoordinator, DecodeStage } from './decode-stage.js';
@@ -21,8 +21,17 @@ function send(message: FromSubtask): void {
   port.postMessage(message);
 }
 
+/** What the coordinator needs to rebuild the error: a CoattailError keeps its code (SINK_FAILED, STORAGE, ...). */
+function threadError(error: unknown): ThreadError {
+  return {
+    message: describeError(error),
+    ...(error instanceof Error && error.stack ? { stack: error.stack } : {}),
+    ...(isCoattailError(error) ? { code: error.code } : {}),
+  };
+}
+
 function fail(error: unknown): void {
-  send({ type: 'failed', message: describeError(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) });
+  send({ type: 'failed', ...threadError(error) });
 }
 
 /**
@@ -39,10 +48,7 @@ function decodeNow(launch: SubtaskLaunch, id: number, request: DecodeRequest): v
       const { result, transfer } = decodeForCoordinator(stage, request);
       port.postMessage({ type: 'decoded', id, result } satisfies FromSubtask, transfer);
     })
-    .catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      send({ type: 'decode-failed', id, message, ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) });
-    });
+    .catch((error: unknown) => send({ type: 'decode-failed', id, ...threadError(error) }));
 }
 
 /** Until the subtask is built, other messages wait here, in order. */

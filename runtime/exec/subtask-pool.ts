@@ -49,7 +49,7 @@ class SubtaskHandle {
           this.resolveFinished(message.counters);
           break;
         case 'failed': {
-          const error = new CoattailError('WORKER_FAILED', `subtask ${index}: ${message.message}`);
+          const error = new CoattailError(message.code ?? 'WORKER_FAILED', `subtask ${index}: ${message.message}`);
           if (message.stack) error.stack = message.stack;
           events.onFailure(error);
           break;
