@@ -195,6 +195,28 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     }
   }
 
+  /** Each target subtask's batch of the chunk, posted once the subtask has a credit: no credit, no reading. */
+  async function postBatches(split: number, result: DecodeResult, stamps: Float64Array[]): Promise<void> {
+    for (let t = 0; t < result.targets.length; t++) {
+      const { subtask: target, records, exitMasks, eventTimes } = result.targets[t]!;
+      const subtask = subtasks.subtasks[target]!;
+      await subtask.credits.acquire();
+      const stampArray = stamps[t]!;
+      subtask.post({ type: 'batch', split, records, exitMasks, stamps: stampArray, eventTimes }, [
+        records.buffer as ArrayBuffer,
+        exitMasks.buffer as ArrayBuffer,
+        stampArray.buffer as ArrayBuffer,
+        eventTimes.buffer as ArrayBuffer,
+      ]);
+    }
+  }
+
+  /** The ordered stage and every subtask's gate learn together that a split went idle or is active again. */
+  function setSplitIdle(split: number, idle: boolean): void {
+    ordered.setIdle(split, idle);
+    subtasks.broadcast({ type: 'split-idle', split, idle });
+  }
+
   /** A chunk is between its ceiling check and the last of its batches being posted. */
   let applying = false;
   async function applyInOrder(): Promise<void> {
@@ -213,10 +235,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       splits.release(split);
       applying = true;
       // Only records end idleness: a live source's empty polls would wake an idle split every few ms.
-      if (item.result.recordsIn > 0 && splits.wake(split)) {
-        ordered.setIdle(split, false);
-        subtasks.broadcast({ type: 'split-idle', split, idle: false });
-      }
+      if (item.result.recordsIn > 0 && splits.wake(split)) setSplitIdle(split, false);
       const result = await withoutLatePartials(item);
       recordsIn.inc(result.recordsIn);
       recordsInTotal += result.recordsIn;
@@ -224,19 +243,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       addCounts(decodeCounters, result.counters);
       const stamps = ordered.apply(split, result);
       ceiling.update();
-      for (let t = 0; t < result.targets.length; t++) {
-        const target = result.targets[t]!;
-        const subtask = subtasks.subtasks[target.subtask]!;
-        await subtask.credits.acquire();
-        const stampArray = stamps[t]!;
-        const { records, exitMasks, eventTimes } = target;
-        subtask.post({ type: 'batch', split, records, exitMasks, stamps: stampArray, eventTimes }, [
-          records.buffer as ArrayBuffer,
-          exitMasks.buffer as ArrayBuffer,
-          stampArray.buffer as ArrayBuffer,
-          eventTimes.buffer as ArrayBuffer,
-        ]);
-      }
+      await postBatches(split, result, stamps);
       applying = false;
       if (result.payload?.kind === 'lines') item.recycle(result.payload.bytes);
       splits.positions[split] = item.endPosition;
@@ -249,8 +256,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     // Not between checking a chunk's partials against the ceiling and sending them: idleness raises it.
     if (applying) return;
     for (const split of splits.markIdle(Date.now(), idleMs)) {
-      ordered.setIdle(split, true);
-      subtasks.broadcast({ type: 'split-idle', split, idle: true });
+      setSplitIdle(split, true);
       ceiling.update();
     }
   }, Math.max(50, Math.min(1000, idleMs / 4)));
