@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { CoattailError, isCoattailError } from '../errors.js';
 import type { PhysicalPlan } from '../plan/physical-plan.js';
-import type { FromSubtask, ThreadError } from './messages.js';
+import type { FromSubtask } from './messages.js';
 import { CounterRegistry, addCounts, nestCounters } from './metrics.js';
 import { OrderedResults } from './ordered-results.js';
 import { OrderedStage } from './ordered-stage.js';
@@ -81,7 +81,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       onMessage: (subtask: number, message: FromSubtask) => {
         if (message.type === 'snapshot') checkpoints?.coordinator.acknowledge(subtask, message.checkpointId, { state: message.state, pending: message.pending });
         else if (message.type === 'decoded') hostedDecode?.settle(message.id, { result: message.result });
-        else if (message.type === 'decode-failed') hostedDecode?.settle(message.id, { error: decodeFailure(message) });
+        else if (message.type === 'decode-failed') hostedDecode?.settle(message.id, { error: message });
       },
     },
   );
@@ -348,13 +348,6 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
 async function registeredDecodeCounters(plan: PhysicalPlan, parallelism: number, maxParallelism: number): Promise<Record<string, number>> {
   const { DecodeStage } = await import('./decode-stage.js');
   return (await DecodeStage.create(plan, parallelism, maxParallelism)).drainCounters();
-}
-
-/** An error thrown while a subtask thread decoded a chunk, as piscina would hand it over (a CoattailError keeps its code). */
-function decodeFailure({ message, stack, code }: ThreadError): Error {
-  const error = code ? new CoattailError(code, message) : new Error(message);
-  if (stack) error.stack = stack;
-  return error;
 }
 
 function mergeCounters(coordinator: Record<string, number>, decode: Record<string, number>, subtasks: Record<string, number>[]): Record<string, number> {
