@@ -118,6 +118,26 @@ export function pendingBySink(metadata: CheckpointMetadata): Map<string, unknown
 }
 
 /**
+ * The ordered stage's state with its per-split arrays laid out for this run's splits: a checkpoint's split `i` may be
+ * another split now (a file added to the folder, a Kinesis parent past retention), so they are matched by split id.
+ * An ended split starts at watermark +Infinity; a split the checkpoint did not know starts with no record.
+ */
+export function orderedStateForSplits(
+  state: OrderedStageState,
+  checkpointSplits: ReadonlyArray<{ readonly splitId: string }>,
+  splits: ReadonlyArray<{ readonly splitId: string }>,
+  alreadyEnded: readonly boolean[],
+): OrderedStageState {
+  const oldIndex = new Map(checkpointSplits.map((split, index) => [split.splitId, index]));
+  const splitWatermarks = splits.map((split, index) => {
+    if (alreadyEnded[index]) return Number.POSITIVE_INFINITY;
+    const old = oldIndex.get(split.splitId);
+    return old === undefined ? Number.NEGATIVE_INFINITY : (state.splitWatermarks[old] ?? Number.NEGATIVE_INFINITY);
+  });
+  return { ...state, splitWatermarks };
+}
+
+/**
  * Splits the checkpoint was still reading that the source no longer has (a file renamed or gone, `-s` naming another
  * input): the rest of them is never read. Allowed, as a changed source is, but named, since rows go missing.
  */
