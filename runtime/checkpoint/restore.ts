@@ -128,13 +128,17 @@ export function orderedStateForSplits(
   splits: ReadonlyArray<{ readonly splitId: string }>,
   alreadyEnded: readonly boolean[],
 ): OrderedStageState {
-  const oldIndex = new Map(checkpointSplits.map((split, index) => [split.splitId, index]));
-  const splitWatermarks = splits.map((split, index) => {
+  const oldIndex = splits.map((split) => checkpointSplits.findIndex((old) => old.splitId === split.splitId));
+  const splitWatermarks = splits.map((_, index) => {
     if (alreadyEnded[index]) return Number.POSITIVE_INFINITY;
-    const old = oldIndex.get(split.splitId);
-    return old === undefined ? Number.NEGATIVE_INFINITY : (state.splitWatermarks[old] ?? Number.NEGATIVE_INFINITY);
+    const old = oldIndex[index]!;
+    return old < 0 ? Number.NEGATIVE_INFINITY : (state.splitWatermarks[old] ?? Number.NEGATIVE_INFINITY);
   });
-  return { ...state, splitWatermarks };
+  // The dedupe clock's per-split newest times too: left in the checkpoint's order, a split took the newest time of
+  // the one that was at its index, and the clock could jump past ids still within the horizon of the others.
+  const { splitNewest } = state;
+  if (splitNewest === undefined) return { ...state, splitWatermarks };
+  return { ...state, splitWatermarks, splitNewest: oldIndex.map((old) => (old < 0 ? undefined : splitNewest[old])) };
 }
 
 /**

@@ -12,8 +12,8 @@ export interface OrderedStageState {
   /** The dedupe clock (see `OrderedStage`); named for what it was when there was one split. */
   readonly maxSeenTime: number;
   readonly splitWatermarks: number[];
-  /** Per split, the newest dedupe time it passed (absent in checkpoints taken before it existed). */
-  readonly splitNewest?: number[];
+  /** Per split, the newest dedupe time it passed, undefined before its first (absent in checkpoints taken before it existed). */
+  readonly splitNewest?: Array<number | undefined>;
 }
 
 /**
