@@ -333,6 +333,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       ...(restored ? { restoredFrom: restored.checkpointId } : {}),
     };
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
     clearInterval(idleCheck);
     if (rediscovery) clearInterval(rediscovery);
     if (statusTimer) clearInterval(statusTimer);
