@@ -1,6 +1,6 @@
 // JSON Lines files, plain or gzip, read in chunks of whole lines with byte offsets; one split per file.
 
-import { createReadStream, existsSync, statSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, statSync, readdirSync, type ReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
@@ -232,6 +232,7 @@ class PlainLineReader implements SplitReader {
  * Resuming from an offset reads (and decompresses) the bytes before it again.
  */
 class StreamLineReader implements SplitReader {
+  private readonly bytes: ReadStream;
   private readonly iterator: AsyncIterator<Buffer>;
   private readonly framer: LineFramer;
   private skip: number;
@@ -243,7 +244,7 @@ class StreamLineReader implements SplitReader {
     chunkBytes: number,
     private readonly encoding: 'gzip' | 'plain',
   ) {
-    const bytes = createReadStream(file, { highWaterMark: chunkBytes });
+    const bytes = (this.bytes = createReadStream(file, { highWaterMark: chunkBytes }));
     // zlib refuses chunks under 64 bytes.
     const stream = encoding === 'gzip' ? bytes.pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) })) : bytes;
     if (encoding === 'gzip') bytes.once('error', (error) => stream.destroy(error));
@@ -282,5 +283,7 @@ class StreamLineReader implements SplitReader {
 
   async close(): Promise<void> {
     await this.iterator.return?.();
+    // pipe() passes no destroy upstream: a gzip split closed before its end kept its file open.
+    this.bytes.destroy();
   }
 }

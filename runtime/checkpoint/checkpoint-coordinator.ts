@@ -170,6 +170,7 @@ export class CheckpointCoordinator {
           new CoattailError(
             'CHECKPOINT_FAILED',
             `${this.consecutiveFailures} checkpoints in a row failed (tolerable: ${this.settings.tolerableFailures}); last cause: ${describeError(error)}`,
+            { cause: error },
           ),
         );
       }

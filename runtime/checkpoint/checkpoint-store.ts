@@ -88,13 +88,14 @@ export class CheckpointStore {
     return bytes.byteLength;
   }
 
-  async readShared<T>(key: string, checkpointId: number): Promise<T> {
+  /** A file checkpoint `checkpointId` lists: one that is missing makes the checkpoint damaged, not absent. */
+  private async readFileOf<T>(checkpointId: number, what: 'state file' | 'shared file', key: string): Promise<T> {
     let bytes: Uint8Array;
     try {
       bytes = await this.storage.get(key);
     } catch (error) {
       if (isCoattailError(error) && error.code === 'CHECKPOINT_NOT_FOUND') {
-        throw new CoattailError('CHECKPOINT_CORRUPT', `checkpoint ${checkpointId} is missing its shared file ${this.storage.location}/${key}`);
+        throw new CoattailError('CHECKPOINT_CORRUPT', `checkpoint ${checkpointId} is missing its ${what} ${this.storage.location}/${key}`, { cause: error });
       }
       throw error;
     }
@@ -131,22 +132,10 @@ export class CheckpointStore {
   /** Read and verify every file of a checkpoint. */
   async load<C, S>(checkpointId: number): Promise<LoadedCheckpoint<C, S>> {
     const metadata = await this.readMetadata(checkpointId);
-    const read = async <T>(key: string): Promise<T> => {
-      let bytes: Uint8Array;
-      try {
-        bytes = await this.storage.get(key);
-      } catch (error) {
-        if (isCoattailError(error) && error.code === 'CHECKPOINT_NOT_FOUND') {
-          throw new CoattailError('CHECKPOINT_CORRUPT', `checkpoint ${checkpointId} is missing its state file ${this.storage.location}/${key}`);
-        }
-        throw error;
-      }
-      return decodeState<T>(bytes, `${this.storage.location}/${key}`);
-    };
-    const coordinator = await read<C>(metadata.coordinatorFile.key);
-    const subtasks = await Promise.all(metadata.subtasks.map((s) => read<S>(s.file.key)));
+    const coordinator = await this.readFileOf<C>(checkpointId, 'state file', metadata.coordinatorFile.key);
+    const subtasks = await Promise.all(metadata.subtasks.map((s) => this.readFileOf<S>(checkpointId, 'state file', s.file.key)));
     const shared = new Map<string, unknown>();
-    for (const key of metadata.sharedFiles) shared.set(key, await this.readShared(key, checkpointId));
+    for (const key of metadata.sharedFiles) shared.set(key, await this.readFileOf(checkpointId, 'shared file', key));
     return { metadata, coordinator, subtasks, shared };
   }
 

@@ -118,6 +118,30 @@ export function pendingBySink(metadata: CheckpointMetadata): Map<string, unknown
 }
 
 /**
+ * The ordered stage's state with its per-split arrays laid out for this run's splits: a checkpoint's split `i` may be
+ * another split now (a file added to the folder, a Kinesis parent past retention), so they are matched by split id.
+ * An ended split starts at watermark +Infinity; a split the checkpoint did not know starts with no record.
+ */
+export function orderedStateForSplits(
+  state: OrderedStageState,
+  checkpointSplits: ReadonlyArray<{ readonly splitId: string }>,
+  splits: ReadonlyArray<{ readonly splitId: string }>,
+  alreadyEnded: readonly boolean[],
+): OrderedStageState {
+  const oldIndex = splits.map((split) => checkpointSplits.findIndex((old) => old.splitId === split.splitId));
+  const splitWatermarks = splits.map((_, index) => {
+    if (alreadyEnded[index]) return Number.POSITIVE_INFINITY;
+    const old = oldIndex[index]!;
+    return old < 0 ? Number.NEGATIVE_INFINITY : (state.splitWatermarks[old] ?? Number.NEGATIVE_INFINITY);
+  });
+  // The dedupe clock's per-split newest times too: left in the checkpoint's order, a split took the newest time of
+  // the one that was at its index, and the clock could jump past ids still within the horizon of the others.
+  const { splitNewest } = state;
+  if (splitNewest === undefined) return { ...state, splitWatermarks };
+  return { ...state, splitWatermarks, splitNewest: oldIndex.map((old) => (old < 0 ? undefined : splitNewest[old])) };
+}
+
+/**
  * Splits the checkpoint was still reading that the source no longer has (a file renamed or gone, `-s` naming another
  * input): the rest of them is never read. Allowed, as a changed source is, but named, since rows go missing.
  */

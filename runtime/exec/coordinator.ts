@@ -19,13 +19,15 @@ import { initializeSinksGlobally } from './sink-globals.js';
 import type { DecodeRequest, DecodeResult } from './decode-result.js';
 import { HostedDecodePool, piscinaDecodePool, type DecodePool } from './decode-pool.js';
 import { CheckpointCoordinator, type CoordinatorContribution } from '../checkpoint/checkpoint-coordinator.js';
-import type { CheckpointMetadata } from '../checkpoint/metadata.js';
 import type { RunOptions, RunResult } from './run-options.js';
 import { prepareRun } from './run-preparation.js';
 import { startStatusReports } from './run-status.js';
 import { SourceSplits } from './source-splits.js';
 import { watchForNewSplits } from './split-discovery.js';
 import { hasFileTables, statefulOperatorUids, type CoordinatorCheckpointState } from '../checkpoint/restore.js';
+
+/** How long a failed run waits for its subtasks to discard their sinks' uncommitted output before ending them. */
+const ABORT_TIMEOUT_MS = 3_000;
 
 export async function runJob(options: RunOptions): Promise<RunResult> {
   const started = Date.now();
@@ -79,7 +81,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       onMessage: (subtask: number, message: FromSubtask) => {
         if (message.type === 'snapshot') checkpoints?.coordinator.acknowledge(subtask, message.checkpointId, { state: message.state, pending: message.pending });
         else if (message.type === 'decoded') hostedDecode?.settle(message.id, { result: message.result });
-        else if (message.type === 'decode-failed') hostedDecode?.settle(message.id, { error: decodeFailure(message.message, message.stack) });
+        else if (message.type === 'decode-failed') hostedDecode?.settle(message.id, { error: message });
       },
     },
   );
@@ -193,6 +195,28 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     }
   }
 
+  /** Each target subtask's batch of the chunk, posted once the subtask has a credit: no credit, no reading. */
+  async function postBatches(split: number, result: DecodeResult, stamps: Float64Array[]): Promise<void> {
+    for (let t = 0; t < result.targets.length; t++) {
+      const { subtask: target, records, exitMasks, eventTimes } = result.targets[t]!;
+      const subtask = subtasks.subtasks[target]!;
+      await subtask.credits.acquire();
+      const stampArray = stamps[t]!;
+      subtask.post({ type: 'batch', split, records, exitMasks, stamps: stampArray, eventTimes }, [
+        records.buffer as ArrayBuffer,
+        exitMasks.buffer as ArrayBuffer,
+        stampArray.buffer as ArrayBuffer,
+        eventTimes.buffer as ArrayBuffer,
+      ]);
+    }
+  }
+
+  /** The ordered stage and every subtask's gate learn together that a split went idle or is active again. */
+  function setSplitIdle(split: number, idle: boolean): void {
+    ordered.setIdle(split, idle);
+    subtasks.broadcast({ type: 'split-idle', split, idle });
+  }
+
   /** A chunk is between its ceiling check and the last of its batches being posted. */
   let applying = false;
   async function applyInOrder(): Promise<void> {
@@ -211,10 +235,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       splits.release(split);
       applying = true;
       // Only records end idleness: a live source's empty polls would wake an idle split every few ms.
-      if (item.result.recordsIn > 0 && splits.wake(split)) {
-        ordered.setIdle(split, false);
-        subtasks.broadcast({ type: 'split-idle', split, idle: false });
-      }
+      if (item.result.recordsIn > 0 && splits.wake(split)) setSplitIdle(split, false);
       const result = await withoutLatePartials(item);
       recordsIn.inc(result.recordsIn);
       recordsInTotal += result.recordsIn;
@@ -222,19 +243,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       addCounts(decodeCounters, result.counters);
       const stamps = ordered.apply(split, result);
       ceiling.update();
-      for (let t = 0; t < result.targets.length; t++) {
-        const target = result.targets[t]!;
-        const subtask = subtasks.subtasks[target.subtask]!;
-        await subtask.credits.acquire();
-        const stampArray = stamps[t]!;
-        const { records, exitMasks, eventTimes } = target;
-        subtask.post({ type: 'batch', split, records, exitMasks, stamps: stampArray, eventTimes }, [
-          records.buffer as ArrayBuffer,
-          exitMasks.buffer as ArrayBuffer,
-          stampArray.buffer as ArrayBuffer,
-          eventTimes.buffer as ArrayBuffer,
-        ]);
-      }
+      await postBatches(split, result, stamps);
       applying = false;
       if (result.payload?.kind === 'lines') item.recycle(result.payload.bytes);
       splits.positions[split] = item.endPosition;
@@ -247,8 +256,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     // Not between checking a chunk's partials against the ceiling and sending them: idleness raises it.
     if (applying) return;
     for (const split of splits.markIdle(Date.now(), idleMs)) {
-      ordered.setIdle(split, true);
-      subtasks.broadcast({ type: 'split-idle', split, idle: true });
+      setSplitIdle(split, true);
       ceiling.update();
     }
   }, Math.max(50, Math.min(1000, idleMs / 4)));
@@ -265,6 +273,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     : undefined;
 
   let rediscovery: NodeJS.Timeout | undefined;
+  /** Every subtask finished (drained or stopped); until then an ending run is a failed one and its sinks abort. */
+  let finished = false;
   try {
     // Reading and decoding start while the subtask threads boot; applying waits for them below.
     const readers = new SplitReaders({
@@ -295,19 +305,9 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     await Promise.race([subtasks.ready(), failed]);
     await Promise.race([applyInOrder(), failed]);
     // A final checkpoint (a savepoint when stopped) before finishing, so a kill while finishing restores exactly.
-    let savepoint: CheckpointMetadata | undefined;
-    if (checkpoints) {
-      while (checkpoints.coordinator.busy) await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), failed]);
-      savepoint = await Promise.race([checkpoints.trigger(stopped), failed]);
-      // Sinks commit their last files when they finish. Without a final checkpoint behind them, a kill while
-      // finishing would restore an earlier checkpoint that cannot revoke those files, and they would be written
-      // twice: so a bounded finish retries it until it completes or the failures exceed the tolerable number.
-      for (let attempt = 1; !savepoint && !stopped; attempt++) {
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt))), failed]);
-        savepoint = await Promise.race([checkpoints.trigger(false), failed]);
-      }
-    }
+    const savepoint = await checkpoints?.takeFinal(() => stopped, failed);
     const finalCounters = await Promise.race([subtasks.finishAll(!stopped), failed]);
+    finished = true;
     // The decode stage's counters arrive with decoded chunks: after none (an empty input) its steps' counters
     // (the quality stage's rejections) would be missing from the summary instead of 0.
     if (decodedChunks === 0 && !restored) addCounts(decodeCounters, await registeredDecodeCounters(plan, options.parallelism, options.maxParallelism));
@@ -333,11 +333,13 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       ...(restored ? { restoredFrom: restored.checkpointId } : {}),
     };
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
     clearInterval(idleCheck);
     if (rediscovery) clearInterval(rediscovery);
     if (statusTimer) clearInterval(statusTimer);
     stopped = true;
     inFlight.drain();
+    if (!finished) await subtasks.abortAll(ABORT_TIMEOUT_MS);
     await subtasks.terminate(failure ?? new CoattailError('WORKER_FAILED', 'run ended'));
     await pool.destroy();
   }
@@ -347,13 +349,6 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
 async function registeredDecodeCounters(plan: PhysicalPlan, parallelism: number, maxParallelism: number): Promise<Record<string, number>> {
   const { DecodeStage } = await import('./decode-stage.js');
   return (await DecodeStage.create(plan, parallelism, maxParallelism)).drainCounters();
-}
-
-/** An error thrown while a subtask thread decoded a chunk, as piscina would hand it over. */
-function decodeFailure(message: string, stack: string | undefined): Error {
-  const error = new Error(message);
-  if (stack) error.stack = stack;
-  return error;
 }
 
 function mergeCounters(coordinator: Record<string, number>, decode: Record<string, number>, subtasks: Record<string, number>[]): Record<string, number> {

@@ -4,7 +4,8 @@
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import type { DecodeRequest, DecodeResult } from './decode-result.js';
-import type { JobLaunch } from './messages.js';
+import { CoattailError } from '../errors.js';
+import type { JobLaunch, ThreadError } from './messages.js';
 import type { SubtaskPool } from './subtask-pool.js';
 
 export interface DecodePool {
@@ -54,14 +55,14 @@ export class HostedDecodePool implements DecodePool {
     });
   }
 
-  /** A subtask thread answered a decode request. */
-  settle(id: number, outcome: { result: DecodeResult } | { error: Error }): void {
+  /** A subtask thread answered a decode request: the chunk decoded, or the error its decoding threw. */
+  settle(id: number, outcome: { result: DecodeResult } | { error: ThreadError }): void {
     const waiting = this.pending.get(id);
     if (!waiting) return;
     this.pending.delete(id);
     this.outstanding[waiting.host]!--;
     if ('result' in outcome) waiting.resolve(outcome.result);
-    else waiting.reject(outcome.error);
+    else waiting.reject(decodeFailure(outcome.error));
   }
 
   async destroy(): Promise<void> {
@@ -70,4 +71,11 @@ export class HostedDecodePool implements DecodePool {
       waiting.reject(new Error('the run ended'));
     }
   }
+}
+
+/** An error thrown while a subtask thread decoded a chunk, as piscina would hand it over (a CoattailError keeps its code). */
+function decodeFailure({ message, stack, code }: ThreadError): Error {
+  const error = code ? new CoattailError(code, message) : new Error(message);
+  if (stack) error.stack = stack;
+  return error;
 }

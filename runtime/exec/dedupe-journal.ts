@@ -25,6 +25,8 @@ interface Segment {
   maxTime: number;
   /** Where a completed checkpoint stored it; undefined until then. */
   key?: string;
+  /** Where the checkpoint in flight stores it, until `confirm` makes it `key` (a failed one is overwritten). */
+  pendingKey?: string;
 }
 
 /** Segments close at this size, so eviction can drop old ids whole even without checkpoints. */
@@ -124,16 +126,21 @@ export class DedupeJournal {
       if (segment.key) return segment.key;
       const key = keyFor(files.length);
       files.push({ key, data: { ids: encodeIds(this.idsOf(segment)), times: segment.times.slice() } });
+      segment.pendingKey = key;
       return key;
     });
     return { keys, files };
   }
 
-  /** The checkpoint that stored these segments completed: remember where they are. */
+  /**
+   * The checkpoint that stored these segments completed: remember where they are. Matched by key, not by position:
+   * chunks applied while the checkpoint was in flight may have evicted older segments.
+   */
   confirm(keys: readonly string[]): void {
-    this.segments.forEach((segment, index) => {
-      if (!segment.key && keys[index]) segment.key = keys[index];
-    });
+    const stored = new Set(keys);
+    for (const segment of this.segments) {
+      if (!segment.key && segment.pendingKey !== undefined && stored.has(segment.pendingKey)) segment.key = segment.pendingKey;
+    }
   }
 
   /** Rebuild from stored segments, oldest first (into a journal that holds nothing yet). */

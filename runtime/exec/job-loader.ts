@@ -76,7 +76,7 @@ export async function bundleJob(jobFile: string): Promise<string> {
     const first = (error as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors?.[0];
     // esbuild names files relative to the working directory; an absolute path reads better from anywhere.
     const where = first?.location ? ` (${resolve(first.location.file)}:${first.location.line})` : '';
-    throw new CoattailError('JOB_COMPILE', `job file ${jobFile} does not compile: ${first?.text ?? describeError(error)}${where}`);
+    throw new CoattailError('JOB_COMPILE', `job file ${jobFile} does not compile: ${first?.text ?? describeError(error)}${where}`, { cause: error });
   }
   cache.remember(key, outDir, inputs.filter((input) => existsSync(input)));
   return pathToFileURL(join(outDir, 'job.mjs')).href;

@@ -1,6 +1,7 @@
 // The messages between the coordinator and its subtasks; data, watermarks and end of input travel in band.
 
 import type { SinkContext } from '../api/sink.js';
+import type { ErrorCode } from '../errors.js';
 import type { CodecName } from '../transport/record-codec.js';
 import type { OperatorSnapshot } from './stream-operator.js';
 import type { DecodeRequest, DecodeResult } from './decode-result.js';
@@ -58,7 +59,9 @@ export type ToSubtask =
   /** Checkpoint `checkpointId` is stored: commit sink output prepared for it and for any earlier one. */
   | { readonly type: 'commit'; readonly checkpointId: number }
   /** Decode a chunk now (not in turn with the batches): answered by `decoded` or `decode-failed`. */
-  | { readonly type: 'decode'; readonly id: number; readonly request: DecodeRequest };
+  | { readonly type: 'decode'; readonly id: number; readonly request: DecodeRequest }
+  /** The run failed: after the work in progress, skip the rest and discard sink output no commit lists (`aborted`). */
+  | { readonly type: 'abort' };
 
 export type FromSubtask =
   | { readonly type: 'ready' }
@@ -73,7 +76,15 @@ export type FromSubtask =
       readonly pending: ReadonlyArray<{ readonly sink: string; readonly pending: unknown }>;
     }
   | { readonly type: 'committed'; readonly checkpointId: number }
+  | { readonly type: 'aborted' }
   | { readonly type: 'finished'; readonly counters: Record<string, number> }
-  | { readonly type: 'failed'; readonly message: string; readonly stack?: string }
+  | ({ readonly type: 'failed' } & ThreadError)
   | { readonly type: 'decoded'; readonly id: number; readonly result: DecodeResult }
-  | { readonly type: 'decode-failed'; readonly id: number; readonly message: string; readonly stack?: string };
+  | ({ readonly type: 'decode-failed'; readonly id: number } & ThreadError);
+
+/** An error as it crosses from a subtask thread: its first line, its stack, and its code if it was a CoattailError. */
+export interface ThreadError {
+  readonly message: string;
+  readonly stack?: string;
+  readonly code?: ErrorCode;
+}

@@ -37,14 +37,24 @@ export function addCounts(into: Record<string, number>, from: Record<string, num
   for (const [name, value] of Object.entries(from)) into[name] = (into[name] ?? 0) + value;
 }
 
-/** `{ "late_dropped.volume": 3 }` -> `{ late_dropped: { volume: 3 } }`. */
+/**
+ * `{ "late_dropped.volume": 3 }` -> `{ late_dropped: { volume: 3 } }`. A name that extends another counter's
+ * (`rows.alerts` and `rows.alerts.v2`, tables `alerts` and `alerts.v2`) cannot nest under a number: it stays
+ * beside that counter under the rest of its name (`rows: { alerts: 2, "alerts.v2": 7 }`). Sorted, a name comes
+ * before every name it is a prefix of.
+ */
 export function nestCounters(flat: Record<string, number>): Record<string, unknown> {
   const result: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(flat).sort(([a], [b]) => a.localeCompare(b))) {
     const parts = name.split('.');
     let target = result;
-    for (const part of parts.slice(0, -1)) target = (target[part] ??= {}) as Record<string, unknown>;
-    target[parts[parts.length - 1]!] = value;
+    let depth = 0;
+    for (; depth < parts.length - 1; depth++) {
+      const group = (target[parts[depth]!] ??= {});
+      if (typeof group !== 'object') break;
+      target = group as Record<string, unknown>;
+    }
+    target[parts.slice(depth).join('.')] = value;
   }
   return result;
 }

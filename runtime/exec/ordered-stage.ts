@@ -12,8 +12,8 @@ export interface OrderedStageState {
   /** The dedupe clock (see `OrderedStage`); named for what it was when there was one split. */
   readonly maxSeenTime: number;
   readonly splitWatermarks: number[];
-  /** Per split, the newest dedupe time it passed (absent in checkpoints taken before it existed). */
-  readonly splitNewest?: number[];
+  /** Per split, the newest dedupe time it passed, undefined before its first (absent in checkpoints taken before it existed). */
+  readonly splitNewest?: Array<number | undefined>;
 }
 
 /**
@@ -159,9 +159,10 @@ export class OrderedStage {
     this.journal.restore(segments);
     this.dedupeClock = state.maxSeenTime;
     state.splitWatermarks.forEach((watermark, split) => (this.splitWatermarks[split] = watermark));
-    // Older checkpoints kept one newest time for all splits: the splits' watermarks are the closest record of theirs.
+    // Older checkpoints kept one newest time for all splits: the splits' watermarks are the closest record of theirs,
+    // but not an ended split's +Infinity (taken as its newest time, it moved the all-idle clock past every id).
     (state.splitNewest ?? state.splitWatermarks).forEach((newest, split) => {
-      if (newest !== undefined && newest !== null && newest > Number.NEGATIVE_INFINITY) this.splitNewest[split] = newest;
+      if (typeof newest === 'number' && Number.isFinite(newest)) this.splitNewest[split] = newest;
     });
   }
 }

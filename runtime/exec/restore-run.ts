@@ -13,6 +13,7 @@ import {
   abandonedSplits,
   checkRestoreCompatible,
   hasFileTables,
+  orderedStateForSplits,
   pendingBySink,
   snapshotsForSubtask,
   type CoordinatorCheckpointState,
@@ -106,19 +107,11 @@ export async function prepareRestore(
   if (unread.length > 0) {
     log(`checkpoint ${metadata.checkpointId} was still reading ${unread.join(', ')}, which ${options.source.uri} does not have: the rest of ${unread.length === 1 ? 'it' : 'them'} is not read`);
   }
-  const byId = new Map(metadata.splits.map((split, index) => [split.splitId, { split, index }]));
-  const oldWatermarks = loaded.coordinator.ordered.splitWatermarks;
-  const startPositions = splits.map((split) => byId.get(split.splitId)?.split.position);
-  const alreadyEnded = splits.map((split) => byId.get(split.splitId)?.split.ended ?? false);
-  const watermarks = splits.map((split, index) => {
-    if (alreadyEnded[index]) return Number.POSITIVE_INFINITY;
-    const old = byId.get(split.splitId);
-    return old ? (oldWatermarks[old.index] ?? Number.NEGATIVE_INFINITY) : Number.NEGATIVE_INFINITY;
-  });
-  const coordinator: CoordinatorCheckpointState = {
-    ...loaded.coordinator,
-    ordered: { ...loaded.coordinator.ordered, splitWatermarks: watermarks },
-  };
+  const byId = new Map(metadata.splits.map((split) => [split.splitId, split]));
+  const startPositions = splits.map((split) => byId.get(split.splitId)?.position);
+  const alreadyEnded = splits.map((split) => byId.get(split.splitId)?.ended ?? false);
+  const ordered = orderedStateForSplits(loaded.coordinator.ordered, metadata.splits, splits, alreadyEnded);
+  const coordinator: CoordinatorCheckpointState = { ...loaded.coordinator, ordered };
   const subtaskCounters: Record<string, number> = {};
   for (const state of loaded.subtasks) addCounts(subtaskCounters, state.counters);
   log(`restoring checkpoint ${metadata.checkpointId} (${metadata.parallelism} -> ${options.parallelism} subtasks) from ${store.storage.location}`);
@@ -127,7 +120,7 @@ export async function prepareRestore(
     coordinator,
     startPositions,
     alreadyEnded,
-    watermarks,
+    watermarks: ordered.splitWatermarks,
     subtaskCounters,
     dedupeSegments: loaded.coordinator.ordered.dedupeSegments.map((key) => ({ key, data: loaded.shared.get(key) as DedupeSegmentData })),
     operatorsFor: (subtaskIndex) => snapshotsForSubtask(loaded.subtasks, subtaskIndex, options.parallelism, options.maxParallelism),

@@ -3,8 +3,8 @@
 // may start before the job is known (warm-threads.ts): its first message says which subtask it is.
 
 import { parentPort } from 'node:worker_threads';
-import { describeError } from '../errors.js';
-import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
+import { describeError, isCoattailError } from '../errors.js';
+import type { FromSubtask, SubtaskLaunch, ThreadError, ToSubtask } from './messages.js';
 import { instantiatePlan } from './job-instance.js';
 import type { DecodeRequest } from './decode-result.js';
 import { decodeForCoordinator, DecodeStage } from './decode-stage.js';
@@ -21,8 +21,17 @@ function send(message: FromSubtask): void {
   port.postMessage(message);
 }
 
+/** What the coordinator needs to rebuild the error: a CoattailError keeps its code (SINK_FAILED, STORAGE, ...). */
+function threadError(error: unknown): ThreadError {
+  return {
+    message: describeError(error),
+    ...(error instanceof Error && error.stack ? { stack: error.stack } : {}),
+    ...(isCoattailError(error) ? { code: error.code } : {}),
+  };
+}
+
 function fail(error: unknown): void {
-  send({ type: 'failed', message: describeError(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) });
+  send({ type: 'failed', ...threadError(error) });
 }
 
 /**
@@ -39,21 +48,22 @@ function decodeNow(launch: SubtaskLaunch, id: number, request: DecodeRequest): v
       const { result, transfer } = decodeForCoordinator(stage, request);
       port.postMessage({ type: 'decoded', id, result } satisfies FromSubtask, transfer);
     })
-    .catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      send({ type: 'decode-failed', id, message, ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) });
-    });
+    .catch((error: unknown) => send({ type: 'decode-failed', id, ...threadError(error) }));
 }
 
 /** Until the subtask is built, other messages wait here, in order. */
 const early: ToSubtask[] = [];
 let deliver: ((message: ToSubtask) => void) | undefined;
 let launch: SubtaskLaunch | undefined;
+/** Set once the subtask's steps exist; before that no sink has written anything to discard. */
+let abortSteps: (() => Promise<void>) | undefined;
 port.on('message', (message: ToSubtask) => {
   if (message.type === 'launch') {
     launch = message.launch;
     main(launch).catch(fail);
   } else if (message.type === 'decode') decodeNow(launch!, message.id, message.request);
+  // Not queued behind the messages before it: those are skipped once the run has failed.
+  else if (message.type === 'abort') void (abortSteps?.() ?? Promise.resolve()).then(() => send({ type: 'aborted' }));
   else if (deliver) deliver(message);
   else early.push(message);
 });
@@ -86,6 +96,15 @@ async function main(launch: SubtaskLaunch): Promise<void> {
         fail(error);
       }
     });
+  };
+  // The run failed (here or elsewhere): the work in progress ends, what is queued behind it is skipped, and the
+  // sinks discard the output no prepared commit lists (parts in progress, open S3 uploads). Prepared output stays:
+  // a checkpoint that completed may list it, and a restore commits or discards it.
+  let aborted: Promise<void> | undefined;
+  abortSteps = () => {
+    failed = true;
+    aborted ??= queue.then(() => graph.abort());
+    return aborted;
   };
   // The gate starts at the restored split watermarks: the newest event time of each split, one record past the
   // watermark the restored steps saw (a record carries the watermark before it). Fire what that makes due first,
@@ -147,6 +166,7 @@ async function main(launch: SubtaskLaunch): Promise<void> {
       }
       case 'decode':
       case 'launch':
+      case 'abort':
         return; // answered on arrival
       case 'commit':
         while (uncommitted.length > 0 && uncommitted[0]!.checkpointId <= message.checkpointId) {

@@ -19,10 +19,14 @@ class SubtaskHandle {
   readonly ready: Promise<void>;
   finished: Promise<Record<string, number>>;
   private resolveFinished!: (counters: Record<string, number>) => void;
+  /** Resolves once the thread has discarded its sinks' uncommitted output after an `abort`, or has exited. */
+  readonly aborted: Promise<void>;
 
   constructor(readonly index: number, readonly worker: Worker, credits: number, events: SubtaskEvents) {
     this.credits = new CreditGate(credits);
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    let markAborted!: () => void;
+    this.aborted = new Promise((resolve) => (markAborted = resolve));
     let markReady!: () => void;
     this.ready = new Promise((resolve) => (markReady = resolve));
     worker.on('message', (message: FromSubtask) => {
@@ -37,12 +41,15 @@ class SubtaskHandle {
           this.counters = message.counters;
           this.watermark = message.watermark;
           break;
+        case 'aborted':
+          markAborted();
+          break;
         case 'finished':
           this.counters = message.counters;
           this.resolveFinished(message.counters);
           break;
         case 'failed': {
-          const error = new CoattailError('WORKER_FAILED', `subtask ${index}: ${message.message}`);
+          const error = new CoattailError(message.code ?? 'WORKER_FAILED', `subtask ${index}: ${message.message}`);
           if (message.stack) error.stack = message.stack;
           events.onFailure(error);
           break;
@@ -54,6 +61,7 @@ class SubtaskHandle {
     });
     worker.on('error', (error) => events.onFailure(new CoattailError('WORKER_FAILED', `subtask ${index} crashed: ${error.message}`, { cause: error })));
     worker.on('exit', (code) => {
+      markAborted();
       if (!this.expectedExit) events.onFailure(new CoattailError('WORKER_FAILED', `subtask ${index} exited unexpectedly with code ${code}`));
     });
   }
@@ -91,6 +99,18 @@ export class SubtaskPool {
 
   counters(): Record<string, number>[] {
     return this.subtasks.map((s) => s.counters);
+  }
+
+  /**
+   * A failed run: every subtask finishes the work in progress, skips the rest and has its sinks discard what no
+   * prepared commit lists. Waits at most `timeoutMs` (a sink stuck on unreachable storage must not hold the exit).
+   */
+  async abortAll(timeoutMs: number): Promise<void> {
+    this.broadcast({ type: 'abort' });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all(this.subtasks.map((s) => s.aborted)), timeout]);
+    clearTimeout(timer);
   }
 
   async terminate(error?: Error): Promise<void> {

@@ -1,5 +1,6 @@
 // The file source: chunks of whole lines with byte offsets, long lines, gzip, folders, resuming from an offset.
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,5 +190,18 @@ describe('file source', () => {
     const chunks = await readAll(fileSource(fifo, { chunkBytes: 64 }));
     await writing;
     expectTiling(chunks, text);
+  });
+
+  it('closes the file of a gzip split closed before its end (a stop or a failure while reading)', async () => {
+    const openFiles = () => readdirSync('/proc/self/fd').length;
+    const file = join(dir, 'big.jsonl.gz');
+    await writeFile(file, gzipSync(Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(50) })).join('\n') + '\n', { level: 1 }));
+    const source = fileSource(file, { chunkBytes: 4096 });
+    const before = openFiles();
+    const reader = await source.openSplit((await source.discoverSplits())[0]!, undefined);
+    expect(await reader.next()).toBeDefined();
+    await reader.close();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the stream closes its file on a later tick
+    expect(openFiles()).toBe(before);
   });
 });

@@ -61,4 +61,13 @@ describe('job bundle cache', () => {
     expect(second).not.toBe(first);
     expect(await jobName(second)).toBe('imports-b');
   });
+
+  it("refuses a job that does not compile in one line naming the place, with esbuild's failure as the cause", async () => {
+    const file = join(work, 'broken.ts');
+    writeFileSync(file, "import { defineJob } from 'coattail';\nexport default defineJob('broken', (env) => { env.source('lines') ;; ) });\n");
+    const error: unknown = await bundleJob(file).then(() => undefined, (caught: unknown) => caught);
+    expect(error).toMatchObject({ name: 'CoattailError', code: 'JOB_COMPILE' });
+    expect((error as Error).message).toMatch(new RegExp(`^job file .*broken\\.ts does not compile: .* \\(.*broken\\.ts:2\\)$`));
+    expect((error as Error).cause).toMatchObject({ errors: [expect.objectContaining({ text: expect.any(String) })] });
+  });
 });

@@ -193,6 +193,17 @@ describe('ordered stage', () => {
     const [stamps] = restored.apply(0, chunk({ ids: ['a'], times: [104], eventTimes: [104] }));
     expect([...stamps!]).toEqual([Number.NaN]);
   });
+
+  it('does not take an ended split\'s +Infinity watermark for its newest time when restoring a checkpoint without newest times', () => {
+    // Checkpoints from before per-split newest times hold only watermarks; a restore gives an ended split +Infinity.
+    const stage = new OrderedStage(dedupe(10), new CounterRegistry());
+    stage.trackSplits(2);
+    stage.restore({ dedupeSegments: [], maxSeenTime: 100, splitWatermarks: [Number.POSITIVE_INFINITY, 100] }, []);
+    stage.endSplit(0);
+    // Split 1 goes idle: with no split holding the clock back it moves to the newest time any split passed, 100.
+    stage.setIdle(1, true);
+    expect(stage.snapshot(() => 'unused').state.maxSeenTime).toBe(100);
+  });
 });
 
 /** The ids a snapshot stores, oldest segment first (snapshots are never confirmed here, so all are listed). */
