@@ -183,12 +183,13 @@ class PlainLineReader implements SplitReader {
   }
 
   static async open(file: string, offset: number, chunkBytes: number, buffers: ChunkBufferPool): Promise<PlainLineReader> {
-    let handle: FileHandle;
+    let handle: FileHandle | undefined;
     let size: number;
     try {
       handle = await open(file, 'r');
       size = (await handle.stat()).size;
     } catch (error) {
+      await handle?.close().catch(() => undefined); // opened, but stat failed: the descriptor must not leak
       throw new CoattailError('SOURCE_FAILED', `cannot read input ${file}: ${(error as Error).message}`, { cause: error });
     }
     if (offset > size) {

@@ -85,7 +85,14 @@ export class CheckpointCoordinator {
     if (this.inFlight) throw new Error('a checkpoint is already in flight');
     const id = this.nextId++;
     const triggeredAt = Date.now();
-    const contribution = contribute(id);
+    let contribution: CoordinatorContribution;
+    try {
+      contribution = contribute(id);
+    } catch (error) {
+      // The coordinator's part could not be built: a failed checkpoint like any other, not a crash of the process.
+      this.recordFailure(id, error);
+      return Promise.resolve(undefined);
+    }
     return new Promise((resolve) => {
       this.inFlight = {
         id,
@@ -161,19 +168,24 @@ export class CheckpointCoordinator {
       checkpoint.resolve(metadata);
     } catch (error) {
       this.inFlight = undefined;
-      this.failed++;
-      this.consecutiveFailures++;
-      this.log(`checkpoint ${checkpoint.id} failed and was aborted: ${describeError(error)}`);
+      this.recordFailure(checkpoint.id, error);
       checkpoint.resolve(undefined);
-      if (this.consecutiveFailures > this.settings.tolerableFailures) {
-        this.failJob(
-          new CoattailError(
-            'CHECKPOINT_FAILED',
-            `${this.consecutiveFailures} checkpoints in a row failed (tolerable: ${this.settings.tolerableFailures}); last cause: ${describeError(error)}`,
-            { cause: error },
-          ),
-        );
-      }
+    }
+  }
+
+  /** Counts a failed checkpoint; past the tolerable number in a row, the job fails. */
+  private recordFailure(checkpointId: number, error: unknown): void {
+    this.failed++;
+    this.consecutiveFailures++;
+    this.log(`checkpoint ${checkpointId} failed and was aborted: ${describeError(error)}`);
+    if (this.consecutiveFailures > this.settings.tolerableFailures) {
+      this.failJob(
+        new CoattailError(
+          'CHECKPOINT_FAILED',
+          `${this.consecutiveFailures} checkpoints in a row failed (tolerable: ${this.settings.tolerableFailures}); last cause: ${describeError(error)}`,
+          { cause: error },
+        ),
+      );
     }
   }
 }

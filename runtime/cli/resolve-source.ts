@@ -73,9 +73,11 @@ const GENERATOR_OPTIONS: Record<string, { readonly accepts: (value: number) => b
 function generatorFromUri(uri: string, rest: string, flags: SourceFlags): Source {
   const params = new Map<string, number>();
   for (const part of rest ? rest.split(',') : []) {
-    const [key, value] = part.split('=');
-    const number = Number(value);
-    if (!key || value === undefined || !Number.isFinite(number)) {
+    const equals = part.indexOf('=');
+    const key = equals < 0 ? part : part.slice(0, equals);
+    // Number('') and Number(' ') are 0: an empty value must not pass as one.
+    const number = equals < 0 || part.slice(equals + 1).trim() === '' ? Number.NaN : Number(part.slice(equals + 1));
+    if (!key || !Number.isFinite(number)) {
       throw new CoattailError('BAD_ARGUMENT', `bad generator option "${part}": use generator:events=N,seed=S,bad=R,rate=R,start=MS`);
     }
     const rule = GENERATOR_OPTIONS[key];

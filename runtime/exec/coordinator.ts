@@ -108,7 +108,13 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
         )
       : undefined;
   if (decodeInSubtasks) hostedDecode = new HostedDecodePool(subtasks, decodeThreads);
-  const pool: DecodePool = hostedDecode ?? (await piscinaDecodePool(launch, decodeThreads, fail));
+  const pool: DecodePool =
+    hostedDecode ??
+    (await piscinaDecodePool(launch, decodeThreads, fail).catch(async (error: unknown) => {
+      // The subtask threads run already (the run's clean-up below is not reached yet): end them, or they hold the process.
+      await subtasks.terminate();
+      throw error;
+    }));
 
   const inFlight = new Semaphore(decodeThreads * 2 + 2);
   const results = new OrderedResults<Item>();

@@ -127,6 +127,7 @@ export class SplitReaders {
     this.reading.onHold(index); // opening is the engine's work, not a wait for records
     const reader = await source.openSplit(split, position).finally(() => this.reading.onRelease(index));
     const recycle = (bytes: Uint8Array): void => reader.recycle?.(bytes);
+    let readError: unknown;
     try {
       for (;;) {
         this.reading.onHold(index);
@@ -148,8 +149,14 @@ export class SplitReaders {
         const decoded = pool.run(request, transferList);
         results.put(seq, decoded.then((result) => ({ kind: 'chunk', split: index, request, result, endPosition: chunk.endPosition, recycle })));
       }
+    } catch (error) {
+      readError = error;
+      throw error;
     } finally {
-      await reader.close();
+      // A close that fails as well must not hide the error that ended the read.
+      await reader.close().catch((closeError: unknown) => {
+        if (readError === undefined) throw closeError;
+      });
     }
   }
 

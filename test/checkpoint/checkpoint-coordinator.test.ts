@@ -46,4 +46,29 @@ describe('CheckpointCoordinator', () => {
     expect(failures[0]!.message).toContain('last cause: Access Denied');
     expect(failures[0]!.cause).toBe(cause);
   });
+
+  it('counts a checkpoint whose coordinator part cannot be built as failed, without sending a barrier or throwing', async () => {
+    const failures: CoattailError[] = [];
+    const logged: string[] = [];
+    const barriers: number[] = [];
+    const coordinator = new CheckpointCoordinator(
+      { store: new CheckpointStore(refusingStorage(new Error('unused'))), intervalMs: 1000, retain: 1, tolerableFailures: 1 },
+      { jobName: 'job', parallelism: 1, maxParallelism: 128, sourceUri: 'file:x', operators: [] },
+      { sendBarrier: (id) => barriers.push(id), sendCommit: () => undefined },
+      1,
+      (message) => logged.push(message),
+      (error) => failures.push(error),
+    );
+    const broken = () => {
+      throw new Error('dedupe segment out of order');
+    };
+    expect(await coordinator.trigger(broken)).toBeUndefined();
+    expect(coordinator.busy).toBe(false);
+    expect(barriers).toEqual([]);
+    expect(logged).toEqual([expect.stringContaining('checkpoint 1 failed and was aborted: dedupe segment out of order')]);
+    expect(failures).toEqual([]);
+    expect(await coordinator.trigger(broken)).toBeUndefined();
+    expect(coordinator.failed).toBe(2);
+    expect(failures.map((failure) => failure.code)).toEqual(['CHECKPOINT_FAILED']);
+  });
 });

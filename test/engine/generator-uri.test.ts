@@ -121,6 +121,10 @@ describe('generator source URIs', () => {
     await expect(resolveSource('generator:events=10,begin=5')).rejects.toThrow('unknown generator option "begin"');
     await expect(resolveSource('generator:events=10,seed=1,events=20')).rejects.toThrow('generator option "events" is given twice');
     await expect(resolveSource('generator:events=10,start=soon')).rejects.toThrow('bad generator option "start=soon"');
+    // An empty value is not 0, and a second `=` is not ignored.
+    await expect(resolveSource('generator:events=10,seed=')).rejects.toThrow('bad generator option "seed="');
+    await expect(resolveSource('generator:events=10,seed= ')).rejects.toThrow('bad generator option "seed= "');
+    await expect(resolveSource('generator:events=10=20')).rejects.toThrow('bad generator option "events=10=20"');
   });
 
   test('refuses values outside what each option means, naming the option', async () => {
