@@ -348,6 +348,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     if (!finished) await subtasks.abortAll(ABORT_TIMEOUT_MS);
     await subtasks.terminate(failure ?? new CoattailError('WORKER_FAILED', 'run ended'));
     await pool.destroy();
+    // An S3 client keeps sockets open: a caller of runJob (a service, a test) would collect one per run.
+    await store?.storage.close?.().catch(() => undefined);
   }
 }
 
