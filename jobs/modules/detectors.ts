@@ -61,7 +61,10 @@ export function volumeAnomalies(trades: DataStream<WindowTrade>, features: Featu
   };
   const rows = trades
     .keyBy('by-symbol-exchange', volumeKey)
-    .window(tumbling(settings.windowMs), { delay: settings.delayMs, lateCounter: 'late_dropped.volume' })
+    // A key's history is forgotten once its newest window is a history horizon behind the watermark: every later
+    // window of the key starts after that horizon, so the history could no longer count (symbols that stop
+    // trading would otherwise keep state for the rest of the run).
+    .window(tumbling(settings.windowMs), { delay: settings.delayMs, lateCounter: 'late_dropped.volume', globalStateTtl: settings.historyMs })
     .sideOutputLateData(LATE_FOR_VOLUME)
     .aggregate('volume-window', { createAccumulator: createVolumeAccumulator, add: (trade, acc) => addTrade(acc, trade), getResult: (acc) => acc }, scoreWindow);
   rows.sinkTo('volume-aggregates', tableSink(VOLUME_AGGREGATES));
