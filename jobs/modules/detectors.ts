@@ -5,7 +5,7 @@ import { OutputTag, tableSink, tumbling, type DataStream, type ProcessWindowFunc
 import type { Features } from './config.js';
 import type { CheckedTrade } from './quality-stage.js';
 import { addTrade, createVolumeAccumulator, scoreVolumeWindow, splitVolumeKey, volumeAlert, volumeKey, volumeRow } from './volume-logic.js';
-import type { VolumeAccumulator, VolumeHistoryEntry } from './volume-logic.js';
+import { volumeHistoryOf, type VolumeAccumulator, type VolumeHistory, type VolumeHistoryEntry } from './volume-logic.js';
 import { addSpreadTrade, createSpreadAccumulator, isPairTrade, spreadAlert, spreadRow, spreadSeverity, type SpreadAccumulator } from './spread-logic.js';
 import { whaleAlert, whaleRow, whaleSeverity } from './whale-logic.js';
 import type { Trade } from './trade.js';
@@ -52,8 +52,8 @@ export function volumeAnomalies(trades: DataStream<WindowTrade>, features: Featu
       const { start, end } = context.window;
       const volumeKeyParts = splitVolumeKey(key);
       out.collect(volumeRow(volumeKeyParts, start, end, accumulator));
-      const historyState = context.globalState.valueState<VolumeHistoryEntry[]>('history');
-      const history = historyState.value() ?? [];
+      const historyState = context.globalState.valueState<VolumeHistory | VolumeHistoryEntry[]>('history');
+      const history = volumeHistoryOf(historyState.value());
       const score = scoreVolumeWindow(history, start, accumulator.totalVolume, settings);
       historyState.update(history);
       if (score?.severity) context.output(VOLUME_ALERTS, volumeAlert(volumeKeyParts, start, accumulator.totalVolume, score, Date.now()));
