@@ -4,7 +4,7 @@ import { CoattailError, describeError, isCoattailError } from '../errors.js';
 import type { CheckpointStorage } from './storage/storage.js';
 import { openCheckpointStorage } from './storage/index.js';
 import { abandonedKey, ATTEMPTS_FOLDER, attemptKey, CHECKPOINT_FORMAT_VERSION, checkpointFolder, checkpointIdOf, metadataKey, type CheckpointMetadata } from './metadata.js';
-import { decodeState, encodeState } from './state-codec.js';
+import { checkedState, decodeState, encodeState } from './state-codec.js';
 import { basename, dirname, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 
@@ -12,8 +12,11 @@ export interface LoadedCheckpoint<C, S> {
   readonly metadata: CheckpointMetadata;
   readonly coordinator: C;
   readonly subtasks: S[];
-  /** The shared files the checkpoint refers to, by key. */
-  readonly shared: ReadonlyMap<string, unknown>;
+  /**
+   * The shared files the checkpoint refers to, by key: checked, decoded when called (once). Decoding them all at load
+   * held every dedupe id of the checkpoint twice during a restore (decoded, and again in the rebuilt journal).
+   */
+  readonly shared: ReadonlyMap<string, () => unknown>;
 }
 
 export class CheckpointStore {
@@ -88,7 +91,7 @@ export class CheckpointStore {
     return bytes.byteLength;
   }
 
-  async readShared<T>(key: string, checkpointId: number): Promise<T> {
+  async readShared<T>(key: string, checkpointId: number): Promise<() => T> {
     let bytes: Uint8Array;
     try {
       bytes = await this.storage.get(key);
@@ -98,7 +101,7 @@ export class CheckpointStore {
       }
       throw error;
     }
-    return decodeState<T>(bytes, `${this.storage.location}/${key}`);
+    return checkedState<T>(bytes, `${this.storage.location}/${key}`);
   }
 
   async putMetadata(metadata: CheckpointMetadata): Promise<void> {
@@ -145,7 +148,7 @@ export class CheckpointStore {
     };
     const coordinator = await read<C>(metadata.coordinatorFile.key);
     const subtasks = await Promise.all(metadata.subtasks.map((s) => read<S>(s.file.key)));
-    const shared = new Map<string, unknown>();
+    const shared = new Map<string, () => unknown>();
     for (const key of metadata.sharedFiles) shared.set(key, await this.readShared(key, checkpointId));
     return { metadata, coordinator, subtasks, shared };
   }
