@@ -25,6 +25,8 @@ export interface WindowOperatorSpec {
   readonly windowFunction?: ProcessWindowFunction<unknown, unknown>;
   readonly lateTag?: string;
   readonly lateCounter?: string;
+  /** A key's globalState is dropped once the window watermark is this far past the end of its newest fired window. */
+  readonly globalStateTtlMs?: number;
 }
 
 /** A window just opened, before its first record or partial is in. */
@@ -40,6 +42,8 @@ interface WindowGroupSnapshot {
   /** [end, key, start, accumulator] */
   readonly windows: Array<[number, string, number, unknown]>;
   global: Record<string, Array<[string, unknown]>>;
+  /** With a global-state time to live: [key, end of its newest fired window]. */
+  fired?: Array<[string, number]>;
 }
 
 export class WindowOperator implements StreamOperator, Collector<unknown>, WindowContext {
@@ -49,6 +53,12 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
   private readonly globalStateBackend: KeyedStateBackend;
   private readonly lateRecords: Counter | undefined;
   private readonly keyOf: (value: unknown) => string;
+  /**
+   * With a global-state time to live: each key by the end of its newest fired window, oldest first. Windows fire
+   * in order of their end and a fire moves its key to the back, so the Map's insertion order is that order and
+   * expiry only ever looks at its front.
+   */
+  private readonly lastFired = new Map<string, number>();
   /** Input watermark minus this window's delay: the event time up to which windows are complete. */
   private windowWatermark = Number.NEGATIVE_INFINITY;
   private firingEnd = 0;
@@ -176,6 +186,7 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
         this.fire(key, open, end);
       }
     }
+    this.expireGlobalState(windowWatermark);
     return windowWatermark;
   }
 
@@ -183,6 +194,17 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
     const remaining = sessionsByKey.get(key)?.filter((open) => open !== fired) ?? [];
     if (remaining.length === 0) sessionsByKey.delete(key);
     else sessionsByKey.set(key, remaining);
+  }
+
+  /** Drops the global state of keys whose newest fired window ended the time to live or more before the watermark. */
+  private expireGlobalState(windowWatermark: number): void {
+    const ttl = this.spec.globalStateTtlMs;
+    if (ttl === undefined) return;
+    for (const [key, end] of this.lastFired) {
+      if (end + ttl > windowWatermark) return;
+      this.lastFired.delete(key);
+      this.globalStateBackend.clearKey(key);
+    }
   }
 
   private fire(key: string, open: OpenWindow, end: number): void {
@@ -193,6 +215,10 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
       this.window = { start: open.start, end };
       this.globalStateBackend.currentKey = key;
       refuseAsync(this.spec.windowFunction.process(key, result, this, this), 'its window function');
+      if (this.spec.globalStateTtlMs !== undefined) {
+        this.lastFired.delete(key);
+        this.lastFired.set(key, end);
+      }
     } else {
       this.env.output.emit(result, end - 1);
     }
@@ -215,15 +241,20 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
     for (const [group, global] of Object.entries(this.globalStateBackend.snapshotByKeyGroup())) {
       (keyGroups[Number(group)] ??= { windows: [], global: {} }).global = global;
     }
+    for (const [key, end] of this.lastFired) (groupOf(key).fired ??= []).push([key, end]);
     return { keyGroups, operatorState: { windowWatermark: this.windowWatermark } };
   }
 
   restoreState(snapshots: readonly OperatorSnapshot[]): void {
+    const fired: Array<[string, number]> = [];
+    const globalKeys = new Set<string>();
     for (const snapshot of snapshots) {
       const restoredWatermark = (snapshot.operatorState as { windowWatermark?: number } | undefined)?.windowWatermark;
       if (restoredWatermark !== undefined && restoredWatermark > this.windowWatermark) this.windowWatermark = restoredWatermark;
       for (const group of Object.values(snapshot.keyGroups) as WindowGroupSnapshot[]) {
         this.globalStateBackend.restoreKeyGroup(group.global);
+        for (const rows of Object.values(group.global)) for (const [key] of rows) globalKeys.add(key);
+        if (group.fired) fired.push(...group.fired);
         for (const [end, key, start, accumulator] of group.windows) {
           let byKey = this.windowsByEnd.get(end);
           if (!byKey) {
@@ -237,5 +268,19 @@ export class WindowOperator implements StreamOperator, Collector<unknown>, Windo
         }
       }
     }
+    this.restoreLastFired(fired, globalKeys);
+  }
+
+  /**
+   * Puts the restored keys back in order of their newest fired window. A key with global state but no entry (a
+   * checkpoint taken without a time to live) counts as fired at the restored window watermark: no window of it
+   * can have fired later, so its state is never dropped early.
+   */
+  private restoreLastFired(fired: Array<[string, number]>, globalKeys: ReadonlySet<string>): void {
+    if (this.spec.globalStateTtlMs === undefined) return;
+    const known = new Set(fired.map(([key]) => key));
+    for (const key of globalKeys) if (!known.has(key)) fired.push([key, this.windowWatermark]);
+    fired.sort((a, b) => a[1] - b[1]);
+    for (const [key, end] of fired) this.lastFired.set(key, end);
   }
 }

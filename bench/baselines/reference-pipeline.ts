@@ -7,7 +7,7 @@ import { TABLE_NAMES, type TableName } from '../../jobs/modules/tables.js';
 import type { Trade } from '../../jobs/modules/trade.js';
 import {
   addTrade, createVolumeAccumulator, scoreVolumeWindow, volumeAlert, volumeRow,
-  type VolumeAccumulator, type VolumeHistoryEntry, type VolumeKey,
+  type VolumeAccumulator, type VolumeHistory, type VolumeKey,
 } from '../../jobs/modules/volume-logic.js';
 import { addSpreadTrade, createSpreadAccumulator, spreadAlert, spreadRow, spreadSeverity, type SpreadAccumulator } from '../../jobs/modules/spread-logic.js';
 import { whaleAlert, whaleRow, whaleSeverity } from '../../jobs/modules/whale-logic.js';
@@ -82,7 +82,7 @@ export class ReferencePipeline {
   private readonly seen = new Map<string, number>();
   private maxEventTime = Number.NEGATIVE_INFINITY;
   private readonly volumeWindows = new WindowBook<VolumeWindow>();
-  private readonly volumeHistory = new Map<string, VolumeHistoryEntry[]>();
+  private readonly volumeHistory = new Map<string, VolumeHistory>();
   private readonly spreadWindows = new WindowBook<SpreadAccumulator>();
 
   constructor(private readonly features: Features, private readonly source: string, options: ReferenceOptions = {}) {

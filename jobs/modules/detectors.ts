@@ -5,7 +5,7 @@ import { OutputTag, tableSink, tumbling, type DataStream, type ProcessWindowFunc
 import type { Features } from './config.js';
 import type { CheckedTrade } from './quality-stage.js';
 import { addTrade, createVolumeAccumulator, scoreVolumeWindow, splitVolumeKey, volumeAlert, volumeKey, volumeRow } from './volume-logic.js';
-import type { VolumeAccumulator, VolumeHistoryEntry } from './volume-logic.js';
+import { volumeHistoryOf, type VolumeAccumulator, type VolumeHistory, type VolumeHistoryEntry } from './volume-logic.js';
 import { addSpreadTrade, createSpreadAccumulator, spreadAlert, spreadRow, spreadSeverity, type SpreadAccumulator } from './spread-logic.js';
 import { whaleAlert, whaleRow, whaleSeverity } from './whale-logic.js';
 import type { Trade } from './trade.js';
@@ -52,8 +52,8 @@ export function volumeAnomalies(trades: DataStream<WindowTrade>, features: Featu
       const { start, end } = context.window;
       const volumeKeyParts = splitVolumeKey(key);
       out.collect(volumeRow(volumeKeyParts, start, end, accumulator));
-      const historyState = context.globalState.valueState<VolumeHistoryEntry[]>('history');
-      const history = historyState.value() ?? [];
+      const historyState = context.globalState.valueState<VolumeHistory | VolumeHistoryEntry[]>('history');
+      const history = volumeHistoryOf(historyState.value());
       const score = scoreVolumeWindow(history, start, accumulator.totalVolume, settings);
       historyState.update(history);
       if (score?.severity) context.output(VOLUME_ALERTS, volumeAlert(volumeKeyParts, start, accumulator.totalVolume, score, Date.now()));
@@ -61,7 +61,10 @@ export function volumeAnomalies(trades: DataStream<WindowTrade>, features: Featu
   };
   const rows = trades
     .keyBy('by-symbol-exchange', volumeKey)
-    .window(tumbling(settings.windowMs), { delay: settings.delayMs, lateCounter: 'late_dropped.volume' })
+    // A key's history is forgotten once its newest window is a history horizon behind the watermark: every later
+    // window of the key starts after that horizon, so the history could no longer count (symbols that stop
+    // trading would otherwise keep state for the rest of the run).
+    .window(tumbling(settings.windowMs), { delay: settings.delayMs, lateCounter: 'late_dropped.volume', globalStateTtl: settings.historyMs })
     .sideOutputLateData(LATE_FOR_VOLUME)
     .aggregate('volume-window', { createAccumulator: createVolumeAccumulator, add: (trade, acc) => addTrade(acc, trade), getResult: (acc) => acc }, scoreWindow);
   rows.sinkTo('volume-aggregates', tableSink(VOLUME_AGGREGATES));

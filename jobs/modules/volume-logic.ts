@@ -76,10 +76,24 @@ export function volumeRow(key: VolumeKey, windowStart: number, windowEnd: number
 
 // ----- rolling z-score -----
 
-/** One emitted window of a key, as kept in the key's history (plain data: it is checkpointed). */
+/**
+ * The emitted windows of a key, oldest first, as flat pairs `[windowStart, totalVolume, windowStart, ...]`: one
+ * array of doubles per key. An object per window cost about 80 bytes of heap (the object and two boxed doubles)
+ * against 16 here; with 200k symbols trading on two exchanges the objects took most of a GiB (docs/decisions.md §30a).
+ */
+export type VolumeHistory = number[];
+
+/** One window of a history as checkpoints before the flat form stored it. */
 export interface VolumeHistoryEntry {
   readonly windowStart: number;
   readonly totalVolume: number;
+}
+
+/** A history read from state: the flat form, or the array of entries that older checkpoints hold. */
+export function volumeHistoryOf(stored: VolumeHistory | readonly VolumeHistoryEntry[] | undefined): VolumeHistory {
+  if (stored === undefined) return [];
+  if (stored.length === 0 || typeof stored[0] === 'number') return stored as VolumeHistory;
+  return (stored as readonly VolumeHistoryEntry[]).flatMap((entry) => [entry.windowStart, entry.totalVolume]);
 }
 
 export interface VolumeScoreSettings {
@@ -107,37 +121,37 @@ export interface VolumeScore {
  * Returns null when the history has fewer than `minHistory` values or a standard deviation of 0.
  */
 export function scoreVolumeWindow(
-  history: VolumeHistoryEntry[],
+  history: VolumeHistory,
   windowStart: number,
   totalVolume: number,
   settings: VolumeScoreSettings,
 ): VolumeScore | null {
   const cutoff = windowStart - settings.historyMs;
   let expired = 0;
-  while (expired < history.length && history[expired]!.windowStart < cutoff) expired++;
+  while (expired < history.length && history[expired]! < cutoff) expired += 2;
   if (expired > 0) history.splice(0, expired);
   const score = zScoreOf(history, totalVolume, settings);
-  history.push({ windowStart, totalVolume });
+  history.push(windowStart, totalVolume);
   return score;
 }
 
-function zScoreOf(history: readonly VolumeHistoryEntry[], totalVolume: number, settings: VolumeScoreSettings): VolumeScore | null {
-  const count = history.length;
+function zScoreOf(history: Readonly<VolumeHistory>, totalVolume: number, settings: VolumeScoreSettings): VolumeScore | null {
+  const count = history.length / 2;
   if (count < settings.minHistory || count === 0) return null;
   // Two passes (mean, then squared deviations) for accuracy; equal values are caught first because rounding in
   // the mean (20 × 0.1 / 20 is not 0.1) would otherwise leave a stddev of 1e-17 and an absurd z.
   let sum = 0;
   let allEqual = true;
-  const first = history[0]!.totalVolume;
-  for (const entry of history) {
-    sum += entry.totalVolume;
-    if (entry.totalVolume !== first) allEqual = false;
+  const first = history[1]!;
+  for (let i = 1; i < history.length; i += 2) {
+    sum += history[i]!;
+    if (history[i] !== first) allEqual = false;
   }
   if (allEqual) return null;
   const mean = sum / count;
   let squares = 0;
-  for (const entry of history) {
-    const deviation = entry.totalVolume - mean;
+  for (let i = 1; i < history.length; i += 2) {
+    const deviation = history[i]! - mean;
     squares += deviation * deviation;
   }
   const stddev = Math.sqrt(squares / count);

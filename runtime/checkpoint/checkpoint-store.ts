@@ -4,7 +4,7 @@ import { CoattailError, describeError, isCoattailError } from '../errors.js';
 import type { CheckpointStorage } from './storage/storage.js';
 import { openCheckpointStorage } from './storage/index.js';
 import { abandonedKey, ATTEMPTS_FOLDER, attemptKey, CHECKPOINT_FORMAT_VERSION, checkpointFolder, checkpointIdOf, metadataKey, type CheckpointMetadata } from './metadata.js';
-import { decodeState, encodeState } from './state-codec.js';
+import { checkedState, decodeState, encodeState } from './state-codec.js';
 import { basename, dirname, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 
@@ -12,8 +12,11 @@ export interface LoadedCheckpoint<C, S> {
   readonly metadata: CheckpointMetadata;
   readonly coordinator: C;
   readonly subtasks: S[];
-  /** The shared files the checkpoint refers to, by key. */
-  readonly shared: ReadonlyMap<string, unknown>;
+  /**
+   * The shared files the checkpoint refers to, by key: checked, decoded when called (once). Decoding them all at load
+   * held every dedupe id of the checkpoint twice during a restore (decoded, and again in the rebuilt journal).
+   */
+  readonly shared: ReadonlyMap<string, () => unknown>;
 }
 
 export class CheckpointStore {
@@ -88,8 +91,16 @@ export class CheckpointStore {
     return bytes.byteLength;
   }
 
-  /** A file checkpoint `checkpointId` lists: one that is missing makes the checkpoint damaged, not absent. */
-  private async readFileOf<T>(checkpointId: number, what: 'state file' | 'shared file', key: string): Promise<T> {
+  /**
+   * A file checkpoint `checkpointId` lists, checked and handed to `decode`: one that is missing makes the checkpoint
+   * damaged, not absent.
+   */
+  private async readFileOf<T>(
+    checkpointId: number,
+    what: 'state file' | 'shared file',
+    key: string,
+    decode: (bytes: Uint8Array, name: string) => T,
+  ): Promise<T> {
     let bytes: Uint8Array;
     try {
       bytes = await this.storage.get(key);
@@ -99,7 +110,7 @@ export class CheckpointStore {
       }
       throw error;
     }
-    return decodeState<T>(bytes, `${this.storage.location}/${key}`);
+    return decode(bytes, `${this.storage.location}/${key}`);
   }
 
   async putMetadata(metadata: CheckpointMetadata): Promise<void> {
@@ -132,10 +143,11 @@ export class CheckpointStore {
   /** Read and verify every file of a checkpoint. */
   async load<C, S>(checkpointId: number): Promise<LoadedCheckpoint<C, S>> {
     const metadata = await this.readMetadata(checkpointId);
-    const coordinator = await this.readFileOf<C>(checkpointId, 'state file', metadata.coordinatorFile.key);
-    const subtasks = await Promise.all(metadata.subtasks.map((s) => this.readFileOf<S>(checkpointId, 'state file', s.file.key)));
-    const shared = new Map<string, unknown>();
-    for (const key of metadata.sharedFiles) shared.set(key, await this.readFileOf(checkpointId, 'shared file', key));
+    const coordinator = await this.readFileOf(checkpointId, 'state file', metadata.coordinatorFile.key, decodeState<C>);
+    const subtasks = await Promise.all(metadata.subtasks.map((s) => this.readFileOf(checkpointId, 'state file', s.file.key, decodeState<S>)));
+    // Shared files (dedupe segments) are checked now and decoded one at a time as the restore uses them.
+    const shared = new Map<string, () => unknown>();
+    for (const key of metadata.sharedFiles) shared.set(key, await this.readFileOf(checkpointId, 'shared file', key, checkedState));
     return { metadata, coordinator, subtasks, shared };
   }
 

@@ -34,3 +34,17 @@ export function encodeSubtaskState(snapshot: { readonly operators: Readonly<Reco
 export function decodeState<T>(bytes: Uint8Array, name: string): T {
   return deserialize(openBlob(bytes, name)) as T;
 }
+
+/**
+ * Checks a state file now and decodes it when called, once: the checked bytes are let go as it decodes. A restore
+ * checks every file before it starts, then decodes big ones one at a time instead of holding them all decoded.
+ */
+export function checkedState<T>(bytes: Uint8Array, name: string): () => T {
+  let payload: Uint8Array | undefined = openBlob(bytes, name);
+  return () => {
+    if (!payload) throw new Error(`internal error: ${name} was decoded already`);
+    const decoding = payload;
+    payload = undefined;
+    return deserialize(decoding) as T;
+  };
+}

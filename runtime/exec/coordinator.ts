@@ -42,7 +42,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const decodeCounters: Record<string, number> = {};
   const ordered = new OrderedStage(plan.dedupe, coordinatorMetrics);
   if (restored) {
-    ordered.restore(restored.coordinator.ordered, restored.dedupeSegments);
+    ordered.restore(restored.coordinator.ordered, restored.takeDedupeSegments());
     addCounts(decodeCounters, restored.coordinator.counters);
   }
   ordered.trackSplits(splits.count);
@@ -85,6 +85,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       },
     },
   );
+  // Each subtask's launch message carries (a copy of) its part of the checkpoint's operator state.
+  restored?.releaseOperatorState();
   const checkpointCoordinator =
     store && options.checkpoint
       ? new CheckpointCoordinator(

@@ -143,9 +143,13 @@ export class DedupeJournal {
     }
   }
 
-  /** Rebuild from stored segments, oldest first (into a journal that holds nothing yet). */
-  restore(segments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>): void {
-    for (const { key, data } of segments) {
+  /**
+   * Rebuild from stored segments, oldest first (into a journal that holds nothing yet). A segment may come as a
+   * function that decodes it: one at a time, so a big checkpoint's ids are not all held decoded at once.
+   */
+  restore(segments: ReadonlyArray<{ key: string; data: DedupeSegmentData | (() => DedupeSegmentData) }>): void {
+    for (const { key, data: stored } of segments) {
+      const data = typeof stored === 'function' ? stored() : stored;
       const ids = decodeIds(data.ids);
       const segment = emptySegment(this.arena.end, ids.length);
       // As the decode stage sends them: code units and where each id ends.

@@ -38,6 +38,9 @@ export async function createOperator(
         ...(spec.windowFunction ? { windowFunction: spec.windowFunction } : {}),
         ...(spec.lateTag ? { lateTag: spec.lateTag } : {}),
         ...(spec.options.lateCounter ? { lateCounter: spec.options.lateCounter } : {}),
+        ...(spec.options.globalStateTtl !== undefined
+          ? { globalStateTtlMs: parseDuration(spec.options.globalStateTtl, `${node.uid}: globalStateTtl`) }
+          : {}),
       });
     case 'sink': {
       const writer = await spec.factory.create(sinkContext(node.uid));

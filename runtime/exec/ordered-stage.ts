@@ -155,7 +155,7 @@ export class OrderedStage {
     this.journal.confirm(state.dedupeSegments);
   }
 
-  restore(state: OrderedStageState, segments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>): void {
+  restore(state: OrderedStageState, segments: ReadonlyArray<{ key: string; data: DedupeSegmentData | (() => DedupeSegmentData) }>): void {
     this.journal.restore(segments);
     this.dedupeClock = state.maxSeenTime;
     state.splitWatermarks.forEach((watermark, split) => (this.splitWatermarks[split] = watermark));

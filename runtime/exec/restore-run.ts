@@ -29,11 +29,46 @@ export interface RestoredRun {
   readonly alreadyEnded: readonly boolean[];
   /** Per current split: the watermark to start from (+Infinity for ended splits). */
   readonly watermarks: number[];
-  /** The dedupe journal's segments, oldest first. */
-  readonly dedupeSegments: ReadonlyArray<{ key: string; data: DedupeSegmentData }>;
   /** Sum of the subtasks' counters at the checkpoint. */
   readonly subtaskCounters: Record<string, number>;
+  /**
+   * The dedupe journal's segments, oldest first, handed out once: the run keeps their ids in its journal, and
+   * keeping the decoded segments too held a second copy of every id for the whole restored run.
+   */
+  takeDedupeSegments(): ReadonlyArray<{ key: string; data: () => DedupeSegmentData }>;
   operatorsFor(subtaskIndex: number): Record<string, OperatorSnapshot[]>;
+  /** Every subtask has its part of the operator state: forget the checkpoint's (it is no longer needed). */
+  releaseOperatorState(): void;
+}
+
+/**
+ * The parts of a loaded checkpoint that a run takes once. Built here, apart from `prepareRestore`, so these closures
+ * hold only the segments and subtask states, not the whole loaded checkpoint (a closure keeps every variable of its
+ * scope that any closure there uses).
+ */
+export function restoredParts(
+  segments: ReadonlyArray<{ key: string; data: () => DedupeSegmentData }>,
+  subtaskStates: readonly SubtaskCheckpointState[],
+  parallelism: number,
+  maxParallelism: number,
+): Pick<RestoredRun, 'takeDedupeSegments' | 'operatorsFor' | 'releaseOperatorState'> {
+  let untaken: ReadonlyArray<{ key: string; data: () => DedupeSegmentData }> | undefined = segments;
+  let states: readonly SubtaskCheckpointState[] | undefined = subtaskStates;
+  return {
+    takeDedupeSegments() {
+      if (!untaken) throw new Error('internal error: the restored dedupe segments were already taken');
+      const taken = untaken;
+      untaken = undefined;
+      return taken;
+    },
+    operatorsFor(subtaskIndex) {
+      if (!states) throw new Error('internal error: the restored operator state was already released');
+      return snapshotsForSubtask(states, subtaskIndex, parallelism, maxParallelism);
+    },
+    releaseOperatorState() {
+      states = undefined;
+    },
+  };
 }
 
 export async function prepareRestore(
@@ -122,8 +157,12 @@ export async function prepareRestore(
     alreadyEnded,
     watermarks: ordered.splitWatermarks,
     subtaskCounters,
-    dedupeSegments: loaded.coordinator.ordered.dedupeSegments.map((key) => ({ key, data: loaded.shared.get(key) as DedupeSegmentData })),
-    operatorsFor: (subtaskIndex) => snapshotsForSubtask(loaded.subtasks, subtaskIndex, options.parallelism, options.maxParallelism),
+    ...restoredParts(
+      loaded.coordinator.ordered.dedupeSegments.map((key) => ({ key, data: loaded.shared.get(key) as () => DedupeSegmentData })),
+      loaded.subtasks,
+      options.parallelism,
+      options.maxParallelism,
+    ),
   };
 }
 

@@ -167,6 +167,7 @@ export class WindowedStream<T> {
     private readonly options: WindowOptions,
   ) {
     if (options.delay !== undefined) parseDuration(options.delay, 'window delay');
+    if (options.globalStateTtl !== undefined) parseDuration(options.globalStateTtl, 'window globalStateTtl');
   }
 
   /** Records arriving after their window fired go to this side output of the aggregate step. */

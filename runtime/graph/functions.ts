@@ -164,4 +164,11 @@ export interface WindowOptions {
   readonly delay?: Duration;
   /** Late records (whose window already fired) are counted under this metric name. */
   readonly lateCounter?: string;
+  /**
+   * Event-time time to live of each key's `globalState`: it is dropped once the window watermark is this far past
+   * the end of the key's newest fired window (as Flink's state TTL, but in event time, so results do not depend on
+   * the pace of the input). Without it a key's global state lives as long as the job, so a job whose keys come and
+   * go holds state for every key it ever saw. Choose it so that state this old can no longer change a result.
+   */
+  readonly globalStateTtl?: Duration;
 }

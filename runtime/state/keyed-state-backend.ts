@@ -111,6 +111,11 @@ export class KeyedStateBackend implements KeyedStateStore {
     };
   }
 
+  /** Drops every state of `key` (a time to live ran out). */
+  clearKey(key: string): void {
+    for (const table of this.tables.values()) table.delete(key);
+  }
+
   /** Entries grouped by key group: `{ [keyGroup]: { [table]: [key, value][] } }`. */
   snapshotByKeyGroup(): Record<number, Record<string, Array<[string, unknown]>>> {
     const result: Record<number, Record<string, Array<[string, unknown]>>> = {};

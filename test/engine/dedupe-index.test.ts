@@ -99,4 +99,24 @@ describe('id arena', () => {
     expectKept();
     expect(arena.equals(kept[0]!.position, kept[0]!.id.length, units(`${kept[0]!.id.slice(0, -1)}?`), 0)).toBe(false);
   });
+
+  it('keeps ids of characters up to U+00FF in one byte each, and widens in place for the first id beyond', () => {
+    const arena = new IdArena();
+    const kept: Array<{ id: string; position: number }> = [];
+    const keepId = (id: string) => kept.push({ id, position: arena.append(units(id), 0, id.length) });
+    for (let n = 0; n < 20_000; n++) keepId(`7f3c2a1e-${n.toString(16).padStart(4, '0')}-4b5c-9d8e-ü${n}`);
+    const chars = kept.reduce((sum, { id }) => sum + id.length, 0);
+    // A 36-character UUID is 36 bytes, not 72 (a 1 GB tape of them kept 450 MB of ids in UTF-16).
+    expect(arena.bytesHeld).toBe(chars);
+    // U+0100 must not match the byte it would be truncated to.
+    const narrow = kept[0]!;
+    const wideTwin = narrow.id.slice(0, -1) + String.fromCharCode(0x100 + narrow.id.charCodeAt(narrow.id.length - 1));
+    expect(arena.equals(narrow.position, narrow.id.length, units(wideTwin), 0)).toBe(false);
+    keepId('\u20AC-euro');
+    keepId('\uDC00-lone');
+    for (const { id, position } of kept) {
+      expect(arena.text(position, id.length)).toBe(id);
+      expect(arena.equals(position, id.length, units(id), 0)).toBe(true);
+    }
+  });
 });

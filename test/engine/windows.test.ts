@@ -330,3 +330,68 @@ describe('session windows', () => {
     for (const row of restored) expect(row).toMatchObject({ start: 300, end: 480, count: 2 });
   });
 });
+
+describe('window global state with a time to live', () => {
+  /** Counts each key's fired windows in its globalState; the count restarts only if that state was dropped. */
+  function firesPerKey(globalStateTtl?: string | number) {
+    return (input: DataStream<Trade>) =>
+      input
+        .keyBy('by-symbol', (t) => t.symbol)
+        .window(tumbling('60s'), globalStateTtl === undefined ? {} : { globalStateTtl })
+        .aggregate<number, number, string>('count', count, {
+          process(key, _n, ctx, out) {
+            const fires = ctx.globalState.valueState<number>('fires');
+            fires.update((fires.value() ?? 0) + 1);
+            out.collect(`${key}@${ctx.window.start}:${fires.value()}`);
+          },
+        });
+  }
+  /** Keys that hold global state in a snapshot of the step. */
+  function keysWithGlobalState(snapshot: { keyGroups: Record<number, unknown> }): string[] {
+    const keys: string[] = [];
+    for (const group of Object.values(snapshot.keyGroups) as Array<{ global: Record<string, Array<[string, unknown]>> }>) {
+      for (const rows of Object.values(group.global)) keys.push(...rows.map(([key]) => key));
+    }
+    return keys.sort();
+  }
+
+  it('keeps a key\'s global state forever without a time to live', async () => {
+    const harness = await OperatorTestHarness.create(firesPerKey());
+    harness.processElement(trade('A', 1_000), 1_000).processElement(trade('B', 1_000), 1_000).processWatermark(60_000);
+    harness.processElement(trade('B', 10 * 3_600_000), 10 * 3_600_000).processWatermark(10 * 3_600_000 + 60_000);
+    expect(keysWithGlobalState(harness.snapshot())).toEqual(['A', 'B']);
+  });
+
+  it('drops a key\'s global state once its newest fired window ended the time to live before the window watermark', async () => {
+    const harness = await OperatorTestHarness.create(firesPerKey('2m'));
+    harness.processElement(trade('A', 1_000), 1_000).processElement(trade('B', 1_000), 1_000).processWatermark(60_000);
+    harness.processElement(trade('B', 61_000), 61_000).processWatermark(179_999); // B fired again at 120 s
+    expect(keysWithGlobalState(harness.snapshot())).toEqual(['A', 'B']); // A: 60 s + 2 m > 179.999 s
+    harness.processWatermark(180_000);
+    expect(keysWithGlobalState(harness.snapshot())).toEqual(['B']);
+    harness.processElement(trade('A', 200_000), 200_000).processWatermark(240_000);
+    harness.processWatermark(240_000 + 120_000);
+    expect(harness.outputValues()).toEqual(['A@0:1', 'B@0:1', 'B@60000:2', 'A@180000:1']);
+    expect(keysWithGlobalState(harness.snapshot())).toEqual([]);
+  });
+
+  it('keeps the clean-up across a snapshot restored at another parallelism', async () => {
+    const keys = ['A', 'B', 'C', 'D', 'E', 'F'];
+    const first = await OperatorTestHarness.create(firesPerKey('5m'));
+    for (const key of keys) first.processElement(trade(key, 1_000), 1_000);
+    first.processWatermark(60_000);
+    first.processElement(trade('A', 61_000), 61_000).processWatermark(120_000); // A fired last at 120 s, the rest at 60 s
+    const snapshot = first.snapshot();
+    const left: string[] = [];
+    for (const subtaskIndex of [0, 1]) {
+      const harness = await OperatorTestHarness.create(firesPerKey('5m'), { parallelism: 2, subtaskIndex, restoreFrom: [snapshot] });
+      harness.processWatermark(360_000); // 60 s + 5 m: all but A expire
+      left.push(...keysWithGlobalState(harness.snapshot()));
+    }
+    expect(left).toEqual(['A']);
+  });
+
+  it('refuses a time to live that is not a duration', async () => {
+    await expect(OperatorTestHarness.create(firesPerKey('soon'))).rejects.toThrow(/globalStateTtl/);
+  });
+});

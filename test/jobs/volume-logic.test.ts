@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   addTrade, createVolumeAccumulator, scoreVolumeWindow, splitVolumeKey, volumeAlert, volumeKey, volumeRow,
-  type VolumeHistoryEntry, type VolumeScoreSettings,
+  volumeHistoryOf, type VolumeHistory, type VolumeScoreSettings,
 } from '../../jobs/modules/volume-logic.js';
 import type { Trade } from '../../jobs/modules/trade.js';
 
@@ -13,11 +13,8 @@ function trade(price: number, quantity: number, side: 'buy' | 'sell', quoteVolum
 }
 
 /** `count` windows one minute apart ending just before `start`, alternating mean ± deviation. */
-function history(start: number, count: number, mean: number, deviation: number): VolumeHistoryEntry[] {
-  return Array.from({ length: count }, (_, i) => ({
-    windowStart: start - (count - i) * MINUTE,
-    totalVolume: mean + (i % 2 === 0 ? deviation : -deviation),
-  }));
+function history(start: number, count: number, mean: number, deviation: number): VolumeHistory {
+  return Array.from({ length: count }, (_, i) => [start - (count - i) * MINUTE, mean + (i % 2 === 0 ? deviation : -deviation)]).flat();
 }
 
 describe('volume window aggregate', () => {
@@ -49,7 +46,7 @@ describe('rolling z-score', () => {
   it('gives no score with fewer than 10 history values', () => {
     const entries = history(start, 9, 1000, 10);
     expect(scoreVolumeWindow(entries, start, 1_000_000, SETTINGS)).toBeNull();
-    expect(entries).toHaveLength(10); // the window joins the history all the same
+    expect(entries).toHaveLength(20); // the window joins the history all the same
     expect(scoreVolumeWindow(entries, start + MINUTE, 1_000_000, SETTINGS)).not.toBeNull();
   });
 
@@ -70,16 +67,13 @@ describe('rolling z-score', () => {
   });
 
   it('keeps a window that started exactly one hour earlier and drops older ones', () => {
-    const entries: VolumeHistoryEntry[] = [
-      { windowStart: start - 61 * MINUTE, totalVolume: 1e9 },
-      ...history(start, 60, 1000, 10),
-    ];
-    expect(entries[1]!.windowStart).toBe(start - 60 * MINUTE);
+    const entries: VolumeHistory = [start - 61 * MINUTE, 1e9, ...history(start, 60, 1000, 10)];
+    expect(entries[2]).toBe(start - 60 * MINUTE);
     const score = scoreVolumeWindow(entries, start, 1000, SETTINGS)!;
     expect(score.historySize).toBe(60);
     expect(score.mean).toBe(1000);
-    expect(entries[0]!.windowStart).toBe(start - 60 * MINUTE);
-    expect(entries.at(-1)).toEqual({ windowStart: start, totalVolume: 1000 });
+    expect(entries[0]).toBe(start - 60 * MINUTE);
+    expect(entries.slice(-2)).toEqual([start, 1000]);
   });
 
   it('counts only emitted windows across a gap of empty ones', () => {
@@ -90,7 +84,14 @@ describe('rolling z-score', () => {
     expect(score).toMatchObject({ historySize: 10, mean: 1000, stddev: 10, severity: 'high' });
     // Another hour later everything has expired.
     expect(scoreVolumeWindow(entries, afterGap + 61 * MINUTE, 1036, SETTINGS)).toBeNull();
-    expect(entries).toHaveLength(1);
+    expect(entries).toHaveLength(2);
+  });
+
+  it('reads the history of a checkpoint that stored one object per window as flat pairs', () => {
+    expect(volumeHistoryOf(undefined)).toEqual([]);
+    expect(volumeHistoryOf([{ windowStart: 0, totalVolume: 5 }, { windowStart: MINUTE, totalVolume: 7 }])).toEqual([0, 5, MINUTE, 7]);
+    const flat = [0, 5];
+    expect(volumeHistoryOf(flat)).toBe(flat);
   });
 
   it('builds a volume_spike alert with exactly the SPEC detail fields', () => {

@@ -153,6 +153,21 @@ describe('Parquet table writer', () => {
     expect(found).toEqual(rows.map(expectedJsonRow).sort(byEventId));
   });
 
+  it('bounds the rows buffered over all partitions, not only per partition', async () => {
+    // 120 days of one row each with parts of 10 rows: 120 partitions that never fill alone. Buffered until the next
+    // checkpoint, a bounded run over 120 days of tape held every row of its tables (1.1 GiB at -p 2).
+    const rows = tradeRows(120).map((row, day) => ({ ...row, timestamp: DAY_ONE + day * 86_400_000 }));
+    const writer = await parquetWriter(tradesSchema, { maxRowsPerPart: 10 });
+    for (const row of rows) await writer.write([row]);
+    const inProgress = await listFiles(path.join(folder, 'whale_trades'));
+    expect(inProgress.length).toBeGreaterThanOrEqual(11); // written as in-progress parts, not held
+    expect(inProgress.every(isHidden)).toBe(true);
+    expect(await writer.finish()).toBe(120);
+    const found = await readTable('whale_trades');
+    expect(found).toHaveLength(120);
+    expect(new Set(found.map(({ partition }) => partition)).size).toBe(120);
+  });
+
   it('rolls early when long strings fill the character budget', async () => {
     const rows = tradeRows(40).map((row) => ({ ...row, note: 'x'.repeat(10_000) }));
     const writer = await parquetWriter(tradesSchema, { maxBufferedChars: 50_000 });
