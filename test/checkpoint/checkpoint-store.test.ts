@@ -54,7 +54,12 @@ describe('CheckpointStore.load', () => {
     const loaded = await store.load<unknown, unknown>(1);
     expect(loaded.coordinator).toEqual({ ordered: 'state' });
     expect(loaded.subtasks).toEqual([{ operators: {} }]);
-    expect([...loaded.shared]).toEqual([['shared/segment-1', ['id']]]);
+    // Shared files are checked at load and decoded when the restore takes them, once.
+    const shared = [...loaded.shared];
+    expect(shared.map(([key]) => key)).toEqual(['shared/segment-1']);
+    const decode = shared[0]![1];
+    expect(decode()).toEqual(['id']);
+    expect(() => decode()).toThrow('decoded already');
   });
 
   it('calls a checkpoint whose subtask state file is gone damaged, naming the file', async () => {
