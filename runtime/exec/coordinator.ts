@@ -219,6 +219,23 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     }
   }
 
+  /** Per subtask, per split: the highest watermark sent to it, by a record's stamp or a watermark message. */
+  const announced: number[][] = subtasks.subtasks.map(() => []);
+  /**
+   * After a chunk, every subtask's gate learns the split's new watermark, as Flink sends watermarks down every
+   * channel: a subtask that no record of the chunk went to (its keys are quiet) would otherwise fire its windows and
+   * timers only with its next record. Stamps already carry what the records before the last one raised it to.
+   */
+  function announceWatermark(split: number): void {
+    const watermark = ordered.splitWatermark(split);
+    for (let subtask = 0; subtask < announced.length; subtask++) {
+      const sent = announced[subtask]!;
+      if (!(watermark > (sent[split] ?? Number.NEGATIVE_INFINITY))) continue;
+      sent[split] = watermark;
+      subtasks.subtasks[subtask]!.post({ type: 'watermark', split, watermark });
+    }
+  }
+
   /** The ordered stage and every subtask's gate learn together that a split went idle or is active again. */
   function setSplitIdle(split: number, idle: boolean): void {
     ordered.setIdle(split, idle);
@@ -252,6 +269,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       const stamps = ordered.apply(split, result);
       ceiling.update();
       await postBatches(split, result, stamps);
+      announceWatermark(split);
       applying = false;
       if (result.payload?.kind === 'lines') item.recycle(result.payload.bytes);
       splits.positions[split] = item.endPosition;

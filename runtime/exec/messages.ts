@@ -49,6 +49,8 @@ export type ToSubtask =
       /** Event time of each record, NaN where none is assigned. */
       readonly eventTimes: Float64Array;
     }
+  /** A split's watermark after a chunk, for a subtask that none (or not the last) of its records went to. */
+  | { readonly type: 'watermark'; readonly split: number; readonly watermark: number }
   | { readonly type: 'split-idle'; readonly split: number; readonly idle: boolean }
   /** A split discovered while running: it holds the watermark back until it delivers. */
   | { readonly type: 'split-added'; readonly split: number }

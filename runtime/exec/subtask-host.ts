@@ -134,6 +134,12 @@ async function main(launch: SubtaskLaunch): Promise<void> {
         send({ type: 'credit' });
         return;
       }
+      case 'watermark':
+        if (message.watermark > graph.gate.splitWatermark(message.split) && graph.gate.advance(message.split, message.watermark)) {
+          graph.propagateWatermark();
+        }
+        await graph.flush();
+        return;
       case 'split-idle':
         if (graph.gate.setIdle(message.split, message.idle)) graph.propagateWatermark();
         await graph.flush();

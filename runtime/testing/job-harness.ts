@@ -213,6 +213,9 @@ export class JobTestHarness {
       });
       await graph.flush();
     }
+    // As the coordinator: after the chunk every subtask learns the split's watermark, records of its own or not.
+    const watermark = this.ordered.splitWatermark(split);
+    await this.broadcast((graph) => watermark > graph.gate.splitWatermark(split) && graph.gate.advance(split, watermark) && graph.propagateWatermark());
   }
 
   /** Mark a split idle (it stops holding the watermark back) or active again. */

@@ -80,8 +80,9 @@ describe('job test harness', () => {
     const harness = await JobTestHarness.create(countJob);
     const first = [line('a', 'BTC', 1_000), line('b', 'BTC', 9_000)];
     await harness.pipeInput([...first, 'garbage', line('c', 'ETH', 16_000)]);
-    expect(harness.output('windows')).toEqual([]); // watermark before "c" is 9000: 9000 - 5000 < 10000
-    await harness.pipeInput([line('d', 'BTC', 15_001)]); // stamp 16000: window [0,10s) fires
+    // After the chunk every subtask has the split's watermark, 16000: 16000 - 5000 passes the end of [0, 10 s).
+    expect(harness.output('windows')).toEqual([{ symbol: 'BTC', start: 0, count: 2 }]);
+    await harness.pipeInput([line('d', 'BTC', 15_001)]); // into [10 s, 20 s), not fired yet
     expect(harness.output('windows')).toEqual([{ symbol: 'BTC', start: 0, count: 2 }]);
     await harness.pipeInput([line('e', 'BTC', 4_000)]); // its window fired: late
     await harness.finish();
@@ -127,7 +128,8 @@ describe('job test harness', () => {
     await harness.pipeInput([line('a', 'BTC', 1_000), line('b', 'BTC', 30_000), line('c', 'BTC', 31_000)], { split: 0 });
     expect(harness.output('windows')).toEqual([]); // split 1 has delivered nothing
     await harness.pipeInput([line('d', 'BTC', 12_000), line('e', 'BTC', 16_000)], { split: 1 });
-    expect(harness.output('windows')).toEqual([]); // split 1's watermark before "e" is 12000: 12000-5000 < 10000
+    // Split 1's watermark after its chunk is 16000: the minimum, 16000 - 5000, passes [0, 10 s) only.
+    expect(harness.output<WindowRow>('windows').map((r) => r.start)).toEqual([0]);
     await harness.setIdle(1);
     expect(harness.output<WindowRow>('windows').map((r) => r.start)).toEqual([0, 10_000]); // now 30000-5000
     await harness.pipeInput([line('f', 'BTC', 17_000)], { split: 1 }); // active again, not late: window [10s,20s) fired though
