@@ -79,7 +79,7 @@ export function volumeRow(key: VolumeKey, windowStart: number, windowEnd: number
 /**
  * The emitted windows of a key, oldest first, as flat pairs `[windowStart, totalVolume, windowStart, ...]`: one
  * array of doubles per key. An object per window cost about 80 bytes of heap (the object and two boxed doubles)
- * against 16 here; with 200k symbols trading on two exchanges the objects took most of a GiB (docs/decisions.md §30a).
+ * against 16 here; with 200k symbols trading on two exchanges the objects took most of a GiB (docs/decisions.md §29a).
  */
 export type VolumeHistory = number[];
 
