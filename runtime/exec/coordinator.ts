@@ -12,6 +12,7 @@ import { OrderedStage } from './ordered-stage.js';
 import { RunCheckpoints } from './run-checkpoints.js';
 import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
+import { ChunkDelivery } from './chunk-delivery.js';
 import { writeOutputFile } from '../../connectors/sinks/output-file.js';
 import { SplitReaders, type Item } from './split-readers.js';
 import { WatermarkCeiling } from './watermark-ceiling.js';
@@ -203,44 +204,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     }
   }
 
-  /** Each target subtask's batch of the chunk, posted once the subtask has a credit: no credit, no reading. */
-  async function postBatches(split: number, result: DecodeResult, stamps: Float64Array[]): Promise<void> {
-    for (let t = 0; t < result.targets.length; t++) {
-      const { subtask: target, records, exitMasks, eventTimes } = result.targets[t]!;
-      const subtask = subtasks.subtasks[target]!;
-      await subtask.credits.acquire();
-      const stampArray = stamps[t]!;
-      subtask.post({ type: 'batch', split, records, exitMasks, stamps: stampArray, eventTimes }, [
-        records.buffer as ArrayBuffer,
-        exitMasks.buffer as ArrayBuffer,
-        stampArray.buffer as ArrayBuffer,
-        eventTimes.buffer as ArrayBuffer,
-      ]);
-    }
-  }
-
-  /** Per subtask, per split: the highest watermark sent to it, by a record's stamp or a watermark message. */
-  const announced: number[][] = subtasks.subtasks.map(() => []);
-  /**
-   * After a chunk, every subtask's gate learns the split's new watermark, as Flink sends watermarks down every
-   * channel: a subtask that no record of the chunk went to (its keys are quiet) would otherwise fire its windows and
-   * timers only with its next record. Stamps already carry what the records before the last one raised it to.
-   */
-  function announceWatermark(split: number): void {
-    const watermark = ordered.splitWatermark(split);
-    for (let subtask = 0; subtask < announced.length; subtask++) {
-      const sent = announced[subtask]!;
-      if (!(watermark > (sent[split] ?? Number.NEGATIVE_INFINITY))) continue;
-      sent[split] = watermark;
-      subtasks.subtasks[subtask]!.post({ type: 'watermark', split, watermark });
-    }
-  }
-
-  /** The ordered stage and every subtask's gate learn together that a split went idle or is active again. */
-  function setSplitIdle(split: number, idle: boolean): void {
-    ordered.setIdle(split, idle);
-    subtasks.broadcast({ type: 'split-idle', split, idle });
-  }
+  const delivery = new ChunkDelivery(subtasks, ordered);
 
   /** A chunk is between its ceiling check and the last of its batches being posted. */
   let applying = false;
@@ -260,7 +224,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       splits.release(split);
       applying = true;
       // Only records end idleness: a live source's empty polls would wake an idle split every few ms.
-      if (item.result.recordsIn > 0 && splits.wake(split)) setSplitIdle(split, false);
+      if (item.result.recordsIn > 0 && splits.wake(split)) delivery.setSplitIdle(split, false);
       const result = await withoutLatePartials(item);
       recordsIn.inc(result.recordsIn);
       recordsInTotal += result.recordsIn;
@@ -268,8 +232,8 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       addCounts(decodeCounters, result.counters);
       const stamps = ordered.apply(split, result);
       ceiling.update();
-      await postBatches(split, result, stamps);
-      announceWatermark(split);
+      await delivery.postBatches(split, result, stamps);
+      delivery.announceWatermark(split);
       applying = false;
       if (result.payload?.kind === 'lines') item.recycle(result.payload.bytes);
       splits.positions[split] = item.endPosition;
@@ -282,7 +246,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     // Not between checking a chunk's partials against the ceiling and sending them: idleness raises it.
     if (applying) return;
     for (const split of splits.markIdle(Date.now(), idleMs)) {
-      setSplitIdle(split, true);
+      delivery.setSplitIdle(split, true);
       ceiling.update();
     }
   }, Math.max(50, Math.min(1000, idleMs / 4)));
