@@ -12,7 +12,12 @@ import { PACED_SPEED, pacedSource, placeFor, runArguments, storeOf, uninterrupte
 import { comparableSummary, hiddenPartFiles, readSummary, readTables, tableDifferences, type Tables } from './support/tables.js';
 
 const SPEED = PACED_SPEED;
-const PACED = pacedSource(73);
+/**
+ * Half the records bad: a JSON Lines part is written once 1 MiB of a table's rows is buffered, and without that much
+ * DLQ output mid-run the first part in progress appeared only while the run finished, so the kill raced the final
+ * checkpoint (it lost now and then on a loaded machine: a checkpoint had completed).
+ */
+const PACED = pacedSource(73).replace('bad=0.02', 'bad=0.5');
 
 let workDir: string;
 let reference: { tables: Tables; summary: Record<string, unknown> };
