@@ -16,7 +16,9 @@ const TAPE_SEED = 47;
 const PACED_EVENTS = 40_000;
 const PACED_SPEED = 40;
 const PACED_START_MS = Date.UTC(2026, 0, 5, 9, 0, 0);
-const paced = `generator:events=${PACED_EVENTS},seed=${TAPE_SEED},rate=200,start=${PACED_START_MS}`;
+// Half the records bad: JSON Lines parts are written once 1 MiB of a table's rows is buffered, so the DLQ's parts are
+// in progress mid-run (the tests wait for them to know rows are being written before the input ends).
+const paced = `generator:events=${PACED_EVENTS},seed=${TAPE_SEED},bad=0.5,rate=200,start=${PACED_START_MS}`;
 const FAILED_CHECKPOINT = /^coattail: checkpoint (\d+) failed and was aborted: (.+)$/m;
 
 let server: TestS3Server;
