@@ -13,6 +13,7 @@ import { RunCheckpoints } from './run-checkpoints.js';
 import { Semaphore } from './semaphore.js';
 import { SubtaskPool } from './subtask-pool.js';
 import { ChunkDelivery } from './chunk-delivery.js';
+import { ShuffleRouter } from './shuffle-router.js';
 import { writeOutputFile } from '../../connectors/sinks/output-file.js';
 import { SplitReaders, type Item } from './split-readers.js';
 import { WatermarkCeiling } from './watermark-ceiling.js';
@@ -65,6 +66,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
   const decodeThreads = Math.max(1, options.decodeThreads ?? availableParallelism());
   const decodeInSubtasks = options.parallelism >= decodeThreads;
   let hostedDecode: HostedDecodePool | undefined;
+  let router: ShuffleRouter | undefined;
   const sinkShared = await initializeSinksGlobally(plan, { outDir: options.outDir, format: options.format });
   const subtasks = new SubtaskPool(
     Array.from({ length: options.parallelism }, (_, subtaskIndex) => ({
@@ -80,12 +82,16 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     {
       onFailure: fail,
       onMessage: (subtask: number, message: FromSubtask) => {
+        if (router?.onMessage(subtask, message)) return;
         if (message.type === 'snapshot') checkpoints?.coordinator.acknowledge(subtask, message.checkpointId, { state: message.state, pending: message.pending });
         else if (message.type === 'decoded') hostedDecode?.settle(message.id, { result: message.result });
         else if (message.type === 'decode-failed') hostedDecode?.settle(message.id, { error: message });
       },
+      ...(plan.stageCount > 1 ? { onCredit: (subtask: number, release: () => void) => router!.completeCredit(subtask, release) } : {}),
     },
   );
+  // A second keyBy: what the subtasks' stages send into the next one goes through here (§34).
+  if (plan.stageCount > 1) router = new ShuffleRouter(subtasks, plan.stageCount, plan.shuffles.length);
   // Each subtask's launch message carries (a copy of) its part of the checkpoint's operator state.
   restored?.releaseOperatorState();
   const checkpointCoordinator =
@@ -296,6 +302,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
     await Promise.race([applyInOrder(), failed]);
     // A final checkpoint (a savepoint when stopped) before finishing, so a kill while finishing restores exactly.
     const savepoint = await checkpoints?.takeFinal(() => stopped, failed);
+    if (router) router.drain = !stopped;
     const finalCounters = await Promise.race([subtasks.finishAll(!stopped), failed]);
     finished = true;
     // The decode stage's counters arrive with decoded chunks: after none (an empty input) its steps' counters

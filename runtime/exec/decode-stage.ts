@@ -8,7 +8,7 @@ import { CounterRegistry } from './metrics.js';
 import { createOperator } from './operator-factory.js';
 import type { Emitter } from './stream-operator.js';
 import { createCodec, type CodecName, type RecordCodec } from '../transport/record-codec.js';
-import { annotateStepError } from './step-error.js';
+import { annotateStepError, checkedKeySelector, inStepCalled } from './step-error.js';
 import { ChunkPreAggregator, type PartialAggregate } from './pre-aggregation.js';
 import { dedupeHash } from './dedupe-index.js';
 import { forEachRawRecord } from '../formats/chunk-records.js';
@@ -301,30 +301,4 @@ export function decodeForCoordinator(stage: DecodeStage, request: DecodeRequest)
   const decoded = stage.decode(request);
   const result = request.payload.kind === 'lines' ? { ...decoded, payload: request.payload } : decoded;
   return { result, transfer: transferablesOf(result) };
-}
-
-/**
- * A keyBy selector that fails the step unless it returns a string. Every keyed record is routed here first,
- * so keyed steps downstream only ever see string keys. A number would hash to one key group (murmurHash
- * reads string code units) and an object would be a new key per record: both silently wrong.
- */
-function checkedKeySelector(name: string, selector: (value: unknown) => string): (value: unknown) => string {
-  return (value) => {
-    const key: unknown = inStepCalled(name, selector, value);
-    if (typeof key === 'string') return key;
-    const shown = typeof key === 'number' || typeof key === 'boolean' || typeof key === 'bigint' ? `${typeof key} ${String(key)}` : key === null ? 'null' : typeof key;
-    throw annotateStepError(new Error(`its key selector returned ${shown}, not a string (return String(...) of it)`), name);
-  };
-}
-
-/**
- * Calls a function of the step `name` that runs inside another step's emit (a key selector, a timestamp or dedupe
- * key function): an exception names this step, not the step whose output it was called on.
- */
-function inStepCalled<T>(name: string, fn: (value: unknown) => T, value: unknown): T {
-  try {
-    return fn(value);
-  } catch (error) {
-    throw annotateStepError(error, name);
-  }
 }

@@ -63,7 +63,24 @@ export type ToSubtask =
   /** Decode a chunk now (not in turn with the batches): answered by `decoded` or `decode-failed`. */
   | { readonly type: 'decode'; readonly id: number; readonly request: DecodeRequest }
   /** The run failed: after the work in progress, skip the rest and discard sink output no commit lists (`aborted`). */
-  | { readonly type: 'abort' };
+  | { readonly type: 'abort' }
+  /** Records another subtask's stage sent into this one's next stage; answered by `shuffle-ack` with the token. */
+  | ({ readonly type: 'shuffled'; readonly token: number } & ShuffledBatch)
+  /** The minimum output watermark over every sender of a shuffle rose. */
+  | { readonly type: 'shuffle-watermark'; readonly shuffle: number; readonly watermark: number }
+  /** Every subtask has passed barrier `checkpointId` in the stage before `stage`, and sent what came before it. */
+  | { readonly type: 'stage-barrier'; readonly stage: number; readonly checkpointId: number }
+  /** Every subtask has finished the stage before `stage` and sent all it produced: `stage` ends too. */
+  | { readonly type: 'stage-end'; readonly stage: number; readonly drain: boolean };
+
+/** One subtask's records for one target subtask's next stage, in the order they were emitted. */
+export interface ShuffledBatch {
+  readonly records: Uint8Array;
+  /** Per record: the shuffle (PhysicalPlan.shuffles) it crosses. */
+  readonly shuffles: Uint8Array;
+  /** Per record: its timestamp, NaN where none. */
+  readonly timestamps: Float64Array;
+}
 
 export type FromSubtask =
   | { readonly type: 'ready' }
@@ -82,6 +99,19 @@ export type FromSubtask =
   | { readonly type: 'finished'; readonly counters: Record<string, number> }
   | ({ readonly type: 'failed' } & ThreadError)
   | { readonly type: 'decoded'; readonly id: number; readonly result: DecodeResult }
+  /** What one stage of this subtask sent into the next: batches per target, then the shuffles' new watermarks. */
+  | {
+      readonly type: 'shuffle-out';
+      readonly stage: number;
+      readonly targets: ReadonlyArray<{ readonly subtask: number } & ShuffledBatch>;
+      readonly watermarks: ReadonlyArray<{ readonly shuffle: number; readonly watermark: number }>;
+    }
+  /** A `shuffled` batch is processed (and what it produced was sent before this). */
+  | { readonly type: 'shuffle-ack'; readonly token: number }
+  /** Barrier `checkpointId` passed `stage` (not the last): its state is kept until the last stage's snapshot. */
+  | { readonly type: 'stage-passed'; readonly stage: number; readonly checkpointId: number }
+  /** `stage` (not the last) finished and everything it produced was sent before this. */
+  | { readonly type: 'stage-finished'; readonly stage: number }
   | ({ readonly type: 'decode-failed'; readonly id: number } & ThreadError);
 
 /** An error as it crosses from a subtask thread: its first line, its stack, and its code if it was a CoattailError. */

@@ -1,13 +1,16 @@
 // One parallel subtask: the steps after the decode stage, fed by the coordinator's routed batches, with an
-// input gate over source splits and watermark propagation through the steps in topological order.
+// input gate over source splits and watermark propagation through the steps in topological order. With a second
+// keyBy the steps form stages (§34): what crosses into the next stage is collected per target subtask and handed
+// to the host, and what the other subtasks send into this one's later stages arrives through `deliverShuffled`.
 
 import type { SinkContext } from '../api/sink.js';
 import type { KeySpec } from '../graph/logical-graph.js';
-import type { PhysicalPlan } from '../plan/physical-plan.js';
+import type { PhysicalPlan, Shuffle } from '../plan/physical-plan.js';
+import { subtaskForKey } from '../plan/key-groups.js';
 import { CounterRegistry } from './metrics.js';
 import { createOperator } from './operator-factory.js';
 import type { Emitter, KeyScope, OperatorSnapshot, StreamOperator } from './stream-operator.js';
-import { annotateStepError } from './step-error.js';
+import { annotateStepError, checkedKeySelector } from './step-error.js';
 import { isCoattailError } from '../errors.js';
 import { WatermarkGate } from '../time/watermark-gate.js';
 
@@ -16,10 +19,13 @@ type Push = (value: unknown, timestamp: number | null) => void;
 interface SubtaskNode {
   readonly id: number;
   readonly uid: string;
+  readonly stage: number;
   readonly operator: StreamOperator;
   /** Upstream worker nodes (by index into `nodes`); exits contribute the gate's watermark. */
   readonly upstream: number[];
   readonly fedByExit: boolean;
+  /** Shuffles from the stage before whose watermark this node's input watermark includes. */
+  readonly fedByShuffles: number[];
   inputWatermark: number;
   outputWatermark: number;
 }
@@ -33,15 +39,58 @@ export interface SubtaskOptions {
   readonly sinkShared?: Readonly<Record<string, unknown>>;
 }
 
+/** What the steps of one stage sent into the next since the last `takeOutput`, per target subtask. */
+export interface StageOutput {
+  /** The sending stage. */
+  readonly stage: number;
+  readonly targets: ReadonlyArray<{ readonly subtask: number; readonly records: unknown[]; readonly shuffles: number[]; readonly timestamps: number[] }>;
+  /** Shuffles whose sender's output watermark rose, after the records above. */
+  readonly watermarks: ReadonlyArray<{ readonly shuffle: number; readonly watermark: number }>;
+}
+
+interface Outbox {
+  records: unknown[];
+  shuffles: number[];
+  timestamps: number[];
+}
+
 export class SubtaskGraph {
-  readonly metrics = new CounterRegistry();
+  /** Counters per stage: each stage snapshots its own at its barrier. */
+  private readonly stageMetrics: CounterRegistry[];
   readonly gate = new WatermarkGate();
   private readonly nodes: SubtaskNode[] = [];
   private readonly keyScope: KeyScope = { current: undefined };
   /** For each exit: deliver a record into the step it feeds. */
   private exitPushes: Push[] = [];
+  /** For each shuffle: deliver a record another subtask's stage sent into the step it feeds. */
+  private shufflePushes: Push[] = [];
+  /** For each shuffle: the watermark of what crosses it, the minimum over the sending subtasks (set by the host). */
+  private readonly shuffleWatermarks: number[];
+  /** For each shuffle: the sender's output watermark last handed out by `takeOutput`. */
+  private readonly reportedWatermarks: number[];
+  /** Per sending stage, per target subtask: records collected for the next stage. */
+  private readonly outboxes: Array<Map<number, Outbox>>;
 
-  private constructor(private readonly plan: PhysicalPlan, private readonly options: SubtaskOptions) {}
+  private constructor(private readonly plan: PhysicalPlan, private readonly options: SubtaskOptions) {
+    this.stageMetrics = Array.from({ length: plan.stageCount }, () => new CounterRegistry());
+    this.shuffleWatermarks = plan.shuffles.map(() => Number.NEGATIVE_INFINITY);
+    this.reportedWatermarks = plan.shuffles.map(() => Number.NEGATIVE_INFINITY);
+    this.outboxes = Array.from({ length: plan.stageCount }, () => new Map());
+  }
+
+  get stageCount(): number {
+    return this.plan.stageCount;
+  }
+
+  /** Counters of every stage (`stage` given: of that stage only), summed by name. */
+  counters(stage?: number): Record<string, number> {
+    const total: Record<string, number> = {};
+    this.stageMetrics.forEach((registry, index) => {
+      if (stage !== undefined && index !== stage) return;
+      for (const [name, value] of Object.entries(registry.values())) total[name] = (total[name] ?? 0) + value;
+    });
+    return total;
+  }
 
   static async create(plan: PhysicalPlan, options: SubtaskOptions): Promise<SubtaskGraph> {
     const graph = new SubtaskGraph(plan, options);
@@ -62,6 +111,9 @@ export class SubtaskGraph {
       return found;
     };
     const exitPushes: Push[] = new Array(plan.exits.length + plan.preAggregated.length);
+    const shufflePushes: Push[] = new Array(plan.shuffles.length);
+    // A shuffle's sender collects into the outbox of the target subtask; its consumer is fed through shufflePushes.
+    for (const shuffle of plan.shuffles) list(shuffle.from, shuffle.tag).push(this.outbound(shuffle));
     const created: SubtaskNode[] = new Array(plan.workerNodes.length);
     for (let index = plan.workerNodes.length - 1; index >= 0; index--) {
       const id = plan.workerNodes[index]!;
@@ -79,6 +131,7 @@ export class SubtaskGraph {
       const inputs = plan.workerInputs.get(id) ?? [];
       const keySelectors: Array<((value: unknown) => string) | undefined> = [undefined, undefined];
       for (const input of inputs) if (input.edge.key) keySelectors[(input.edge.port ?? 1) - 1] = input.edge.key.selector;
+      const stage = plan.stageOf.get(id)!;
       const operator = await this.inStep(node.uid, () => createOperator(
         node,
         {
@@ -86,7 +139,7 @@ export class SubtaskGraph {
           subtaskIndex: options.subtaskIndex,
           parallelism: options.parallelism,
           maxParallelism: options.maxParallelism,
-          metrics: this.metrics,
+          metrics: this.stageMetrics[stage]!,
           output,
           keySelectors,
           keyScope: this.keyScope,
@@ -96,9 +149,11 @@ export class SubtaskGraph {
       created[index] = {
         id,
         uid: node.uid,
+        stage,
         operator,
         upstream: inputs.filter((i) => i.node !== undefined).map((i) => indexOf.get(i.node!)!),
         fedByExit: inputs.some((i) => i.exit !== undefined),
+        fedByShuffles: inputs.filter((i) => i.shuffle !== undefined).map((i) => i.shuffle!),
         inputWatermark: Number.NEGATIVE_INFINITY,
         outputWatermark: Number.NEGATIVE_INFINITY,
       };
@@ -112,6 +167,7 @@ export class SubtaskGraph {
           }
         };
         if (input.exit !== undefined) exitPushes[input.exit] = push;
+        else if (input.shuffle !== undefined) shufflePushes[input.shuffle] = push;
         else list(input.node!, input.edge.tag).push(input.edge.key ? this.keyKeptBy(input.edge.key, push) : push);
         const preAggregated = plan.preAggregated.find((p) => p.exit === input.exit);
         if (preAggregated && input.exit !== undefined) {
@@ -127,6 +183,7 @@ export class SubtaskGraph {
     }
     this.nodes.push(...created);
     this.exitPushes = exitPushes;
+    this.shufflePushes = shufflePushes;
     for (const node of this.nodes) await this.inStep(node.uid, async () => node.operator.open?.());
   }
 
@@ -154,6 +211,59 @@ export class SubtaskGraph {
       }
       push(value, timestamp);
     };
+  }
+
+  /** The sending side of a shuffle: the record goes to the outbox of the subtask its key (or this index) names. */
+  private outbound(shuffle: Shuffle): Push {
+    const { parallelism, maxParallelism, subtaskIndex } = this.options;
+    const keyOf = shuffle.key ? checkedKeySelector(shuffle.key.name, shuffle.key.selector) : undefined;
+    const outboxes = this.outboxes[shuffle.fromStage]!;
+    return (value, timestamp) => {
+      const target = keyOf ? subtaskForKey(keyOf(value), parallelism, maxParallelism) : subtaskIndex;
+      let outbox = outboxes.get(target);
+      if (!outbox) outboxes.set(target, (outbox = { records: [], shuffles: [], timestamps: [] }));
+      outbox.records.push(value);
+      outbox.shuffles.push(shuffle.index);
+      outbox.timestamps.push(timestamp ?? Number.NaN);
+    };
+  }
+
+  /**
+   * What crossed into later stages since the last call, per sending stage, and the shuffles whose watermark rose
+   * (after their records: a record is never behind the watermark sent after it).
+   */
+  takeOutput(): StageOutput[] {
+    const outputs: StageOutput[] = [];
+    for (let stage = 0; stage < this.outboxes.length; stage++) {
+      const outboxes = this.outboxes[stage]!;
+      const watermarks: Array<{ shuffle: number; watermark: number }> = [];
+      for (const shuffle of this.plan.shuffles) {
+        if (shuffle.fromStage !== stage) continue;
+        const watermark = this.nodes.find((node) => node.id === shuffle.from)!.outputWatermark;
+        if (watermark > this.reportedWatermarks[shuffle.index]!) {
+          this.reportedWatermarks[shuffle.index] = watermark;
+          watermarks.push({ shuffle: shuffle.index, watermark });
+        }
+      }
+      if (outboxes.size === 0 && watermarks.length === 0) continue;
+      const targets = [...outboxes].map(([subtask, outbox]) => ({ subtask, ...outbox }));
+      outboxes.clear();
+      outputs.push({ stage, targets, watermarks });
+    }
+    return outputs;
+  }
+
+  /** A record another subtask's earlier stage sent through `shuffle`. */
+  deliverShuffled(shuffle: number, value: unknown, timestamp: number | null): void {
+    this.keyScope.current = undefined;
+    this.shufflePushes[shuffle]!(value, timestamp);
+  }
+
+  /** The minimum output watermark over every sender of `shuffle` rose: true if that changed anything here. */
+  advanceShuffle(shuffle: number, watermark: number): boolean {
+    if (!(watermark > this.shuffleWatermarks[shuffle]!)) return false;
+    this.shuffleWatermarks[shuffle] = watermark;
+    return true;
   }
 
   /**
@@ -184,6 +294,7 @@ export class SubtaskGraph {
     const gateWatermark = this.gate.current;
     for (const node of this.nodes) {
       let input = node.fedByExit ? gateWatermark : Number.POSITIVE_INFINITY;
+      for (const shuffle of node.fedByShuffles) input = Math.min(input, this.shuffleWatermarks[shuffle]!);
       for (const upstream of node.upstream) input = Math.min(input, this.nodes[upstream]!.outputWatermark);
       if (input <= node.inputWatermark) continue;
       node.inputWatermark = input;
@@ -210,18 +321,21 @@ export class SubtaskGraph {
     for (const node of this.nodes) if (node.operator.flush) await this.inStep(node.uid, () => node.operator.flush!());
   }
 
-  async finish(): Promise<void> {
+  /** End of input for `stage` (every stage when not given), after its final watermark: its steps complete. */
+  async finish(stage?: number): Promise<void> {
     this.propagateWatermark();
-    for (const node of this.nodes) await this.inStep(node.uid, () => node.operator.finish?.());
+    for (const node of this.nodes) if (stage === undefined || node.stage === stage) await this.inStep(node.uid, () => node.operator.finish?.());
   }
 
   async abort(): Promise<void> {
     for (const node of this.nodes) await node.operator.abort?.().catch(() => undefined);
   }
 
-  snapshotOperators(): Record<string, OperatorSnapshot> {
+  /** State of the steps of `stage` (every stage when not given). */
+  snapshotOperators(stage?: number): Record<string, OperatorSnapshot> {
     const result: Record<string, OperatorSnapshot> = {};
     for (const node of this.nodes) {
+      if (stage !== undefined && node.stage !== stage) continue;
       const snapshot = node.operator.snapshotState?.();
       if (snapshot) result[node.uid] = snapshot;
     }
@@ -235,9 +349,11 @@ export class SubtaskGraph {
     }
   }
 
-  async prepareCommit(checkpointId: number): Promise<Record<string, unknown>> {
+  /** The sinks of `stage` (every stage when not given) pre-commit at a barrier. */
+  async prepareCommit(checkpointId: number, stage?: number): Promise<Record<string, unknown>> {
     const pending: Record<string, unknown> = {};
     for (const node of this.nodes) {
+      if (stage !== undefined && node.stage !== stage) continue;
       if (node.operator.prepareCommit) pending[node.uid] = await this.inStep(node.uid, () => node.operator.prepareCommit!(checkpointId));
     }
     return pending;

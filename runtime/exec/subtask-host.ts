@@ -10,6 +10,8 @@ import type { DecodeRequest } from './decode-result.js';
 import { decodeForCoordinator, DecodeStage } from './decode-stage.js';
 import { SubtaskGraph } from './subtask-graph.js';
 import { createCodec } from '../transport/record-codec.js';
+import { addCounts } from './metrics.js';
+import type { OperatorSnapshot } from './stream-operator.js';
 import { encodeSubtaskState } from '../checkpoint/state-codec.js';
 import type { SubtaskCheckpointState } from '../checkpoint/restore.js';
 
@@ -84,6 +86,55 @@ async function main(launch: SubtaskLaunch): Promise<void> {
 
   /** Sink output prepared at barriers and not yet committed, oldest first. */
   const uncommitted: Array<{ checkpointId: number; pendingByUid: Record<string, unknown> }> = [];
+  const lastStage = graph.stageCount - 1;
+  /** A checkpoint's state gathered stage by stage, until its barrier has passed the last stage (§34). */
+  const passing = new Map<number, { operators: Record<string, OperatorSnapshot>; counters: Record<string, number>; pendingByUid: Record<string, unknown> }>();
+
+  /** What this subtask's stages sent into later stages, to the coordinator, which routes it (§34). */
+  const sendOutput = () => {
+    for (const output of graph.takeOutput()) {
+      const transfer: ArrayBuffer[] = [];
+      const targets = output.targets.map(({ subtask, records, shuffles, timestamps }) => {
+        const batch = { subtask, records: codec.encode(records), shuffles: Uint8Array.from(shuffles), timestamps: Float64Array.from(timestamps) };
+        transfer.push(batch.records.buffer as ArrayBuffer, batch.shuffles.buffer as ArrayBuffer, batch.timestamps.buffer as ArrayBuffer);
+        return batch;
+      });
+      port.postMessage({ type: 'shuffle-out', stage: output.stage, targets, watermarks: output.watermarks } satisfies FromSubtask, transfer);
+    }
+  };
+  /** End of a message's work: sinks write what they buffered, what crosses to later stages leaves. */
+  const flushOut = async () => {
+    await graph.flush();
+    sendOutput();
+  };
+
+  /** Barrier `checkpointId` reached `stage`: its steps snapshot and pre-commit; after the last stage, the whole snapshot leaves. */
+  const passBarrier = async (stage: number, checkpointId: number) => {
+    await flushOut();
+    const part = passing.get(checkpointId) ?? { operators: {}, counters: {}, pendingByUid: {} };
+    Object.assign(part.operators, graph.snapshotOperators(stage));
+    addCounts(part.counters, graph.counters(stage));
+    Object.assign(part.pendingByUid, await graph.prepareCommit(checkpointId, stage));
+    if (stage < lastStage) {
+      passing.set(checkpointId, part);
+      send({ type: 'stage-passed', stage, checkpointId });
+      return;
+    }
+    passing.delete(checkpointId);
+    const snapshot: SubtaskCheckpointState = { operators: part.operators, counters: part.counters };
+    const state = encodeSubtaskState(snapshot);
+    uncommitted.push({ checkpointId, pendingByUid: part.pendingByUid });
+    const pending = uncommitted.flatMap(({ pendingByUid }) => Object.entries(pendingByUid).map(([sink, value]) => ({ sink, pending: value })));
+    port.postMessage({ type: 'snapshot', checkpointId, state, pending } satisfies FromSubtask, [state.buffer as ArrayBuffer]);
+  };
+
+  /** `stage` ends: its steps complete; after the last stage the subtask has finished. */
+  const finishStage = async (stage: number) => {
+    await graph.finish(lastStage === 0 ? undefined : stage);
+    await flushOut();
+    if (stage < lastStage) send({ type: 'stage-finished', stage });
+    else send({ type: 'finished', counters: graph.counters() });
+  };
   let failed = false;
   let queue: Promise<void> = Promise.resolve();
   const enqueue = (work: () => void | Promise<void>) => {
@@ -115,7 +166,7 @@ async function main(launch: SubtaskLaunch): Promise<void> {
   if (launch.restoreWatermarks) {
     enqueue(async () => {
       graph.propagateWatermark();
-      await graph.flush();
+      await flushOut();
     });
   }
 
@@ -130,26 +181,41 @@ async function main(launch: SubtaskLaunch): Promise<void> {
           const eventTime = eventTimes[i]!;
           graph.deliver(split, stamp, records[i], exitMasks[i]!, eventTime === eventTime ? eventTime : null);
         }
-        await graph.flush();
+        await flushOut();
         send({ type: 'credit' });
         return;
       }
+      case 'shuffled': {
+        const records = codec.decode(message.records);
+        const { shuffles, timestamps } = message;
+        for (let i = 0; i < records.length; i++) {
+          const timestamp = timestamps[i]!;
+          graph.deliverShuffled(shuffles[i]!, records[i], timestamp === timestamp ? timestamp : null);
+        }
+        await flushOut();
+        send({ type: 'shuffle-ack', token: message.token });
+        return;
+      }
+      case 'shuffle-watermark':
+        if (graph.advanceShuffle(message.shuffle, message.watermark)) graph.propagateWatermark();
+        await flushOut();
+        return;
       case 'watermark':
         if (message.watermark > graph.gate.splitWatermark(message.split) && graph.gate.advance(message.split, message.watermark)) {
           graph.propagateWatermark();
         }
-        await graph.flush();
+        await flushOut();
         return;
       case 'split-idle':
         if (graph.gate.setIdle(message.split, message.idle)) graph.propagateWatermark();
-        await graph.flush();
+        await flushOut();
         return;
       case 'split-added':
         graph.gate.addSplit(message.split);
         return;
       case 'split-end':
         if (graph.gate.endSplit(message.split)) graph.propagateWatermark();
-        await graph.flush();
+        await flushOut();
         return;
       case 'end-of-input':
         if (message.drain) {
@@ -158,18 +224,18 @@ async function main(launch: SubtaskLaunch): Promise<void> {
           graph.onProcessingTime(Date.now());
         }
         for (const { pendingByUid } of uncommitted.splice(0)) await graph.commit(pendingByUid);
-        await graph.finish();
-        send({ type: 'finished', counters: graph.metrics.values() });
+        await finishStage(0);
         return;
-      case 'barrier': {
-        await graph.flush();
-        const snapshot: SubtaskCheckpointState = { operators: graph.snapshotOperators(), counters: graph.metrics.values() };
-        const state = encodeSubtaskState(snapshot);
-        uncommitted.push({ checkpointId: message.checkpointId, pendingByUid: await graph.prepareCommit(message.checkpointId) });
-        const pending = uncommitted.flatMap(({ pendingByUid }) => Object.entries(pendingByUid).map(([sink, value]) => ({ sink, pending: value })));
-        port.postMessage({ type: 'snapshot', checkpointId: message.checkpointId, state, pending } satisfies FromSubtask, [state.buffer as ArrayBuffer]);
+      case 'stage-end':
+        if (message.drain) graph.onProcessingTime(Date.now());
+        await finishStage(message.stage);
         return;
-      }
+      case 'barrier':
+        await passBarrier(0, message.checkpointId);
+        return;
+      case 'stage-barrier':
+        await passBarrier(message.stage, message.checkpointId);
+        return;
       case 'decode':
       case 'launch':
       case 'abort':
@@ -187,9 +253,9 @@ async function main(launch: SubtaskLaunch): Promise<void> {
   for (const message of early.splice(0)) deliver(message);
   const tick = setInterval(() => enqueue(async () => {
     graph.onProcessingTime(Date.now());
-    await graph.flush();
+    await flushOut();
   }), PROCESSING_TIME_TICK_MS);
-  const report = setInterval(() => send({ type: 'metrics', counters: graph.metrics.values(), watermark: graph.gate.current }), METRICS_INTERVAL_MS);
+  const report = setInterval(() => send({ type: 'metrics', counters: graph.counters(), watermark: graph.gate.current }), METRICS_INTERVAL_MS);
   tick.unref();
   report.unref();
   send({ type: 'ready' });

@@ -9,6 +9,8 @@ import { releaseWarmThreads, takeSubtaskThread } from './warm-threads.js';
 export interface SubtaskEvents {
   onFailure(error: CoattailError): void;
   onMessage?(subtask: number, message: FromSubtask): void;
+  /** A subtask returned a credit: call `release` now or later (default: now). */
+  onCredit?(subtask: number, release: () => void): void;
 }
 
 class SubtaskHandle {
@@ -35,7 +37,8 @@ class SubtaskHandle {
           markReady();
           break;
         case 'credit':
-          this.credits.release();
+          if (events.onCredit) events.onCredit(index, () => this.credits.release());
+          else this.credits.release();
           break;
         case 'metrics':
           this.counters = message.counters;

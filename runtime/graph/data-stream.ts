@@ -110,9 +110,14 @@ export class DataStream<T> {
     return this.then(name, { kind: 'watermarks', spec: { name, timestamp: options.timestamp, idleMs } });
   }
 
-  keyBy(name: string, selector: (value: T) => string): KeyedStream<T> {
+  /**
+   * Partition by key. After a keyed step this is a second shuffle into the next stage of subtasks; with `keepsKey`
+   * the records are known to keep the key they are keyed by already and stay in their subtask (Flink's
+   * reinterpretAsKeyedStream), which is checked per record.
+   */
+  keyBy(name: string, selector: (value: T) => string, options: { keepsKey?: boolean } = {}): KeyedStream<T> {
     this.env.reserveName(name);
-    return new KeyedStream<T>(this.env, this, { name, selector });
+    return new KeyedStream<T>(this.env, this, { name, selector, ...(options.keepsKey ? { keepsKey: true } : {}) });
   }
 
   union(...others: DataStream<T>[]): DataStream<T> {

@@ -62,6 +62,11 @@ export interface KeySpec {
   /** The keyBy step's own name, part of the plan's stable ids. */
   readonly name: string;
   readonly selector: (value: any) => string;
+  /**
+   * After a subtask step: the records are already partitioned by this key, so they stay in their subtask (Flink's
+   * reinterpretAsKeyedStream), checked per record. Otherwise such a keyBy shuffles into the next stage.
+   */
+  readonly keepsKey?: boolean;
 }
 
 export interface InputEdge {

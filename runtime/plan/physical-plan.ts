@@ -36,6 +36,22 @@ export interface PreAggregatedExit {
   readonly aggregate: AggregateFunction<unknown, unknown, unknown> & { merge(earlier: unknown, later: unknown): unknown };
 }
 
+/**
+ * A keyBy after a subtask step (or an edge between steps of different stages): records cross from the subtasks of
+ * one stage to those of the next through the coordinator, by key group, or to the same subtask index without a key.
+ */
+export interface Shuffle {
+  readonly index: number;
+  /** The worker node whose output crosses. */
+  readonly from: number;
+  readonly tag?: string;
+  readonly to: number;
+  readonly port: 1 | 2;
+  readonly key?: KeySpec;
+  /** The stage of `from`; `to` is in the next one. */
+  readonly fromStage: number;
+}
+
 export interface PhysicalPlan {
   readonly graph: LogicalGraph;
   readonly source: LogicalNode;
@@ -55,8 +71,19 @@ export interface PhysicalPlan {
   readonly preAggregated: readonly PreAggregatedExit[];
   /** Steps run inside each subtask, in topological order. */
   readonly workerNodes: readonly number[];
-  /** For each worker node, which exits or worker nodes feed it. */
-  readonly workerInputs: ReadonlyMap<number, ReadonlyArray<{ exit?: number; node?: number; edge: InputEdge }>>;
+  /** For each worker node, which exits, shuffles or worker nodes of its own stage feed it. */
+  readonly workerInputs: ReadonlyMap<number, ReadonlyArray<WorkerInput>>;
+  /** For each worker node, its stage: 0 is fed by the decode stage, each shuffle leads into the next (§34). */
+  readonly stageOf: ReadonlyMap<number, number>;
+  readonly stageCount: number;
+  readonly shuffles: readonly Shuffle[];
+}
+
+export interface WorkerInput {
+  readonly exit?: number;
+  readonly shuffle?: number;
+  readonly node?: number;
+  readonly edge: InputEdge;
 }
 
 const STATELESS = new Set(['map', 'filter', 'flatMap', 'process']);
@@ -125,16 +152,35 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     id === source.id ? 'source' : decode.has(id) ? 'decode' : orderedNodes.includes(id) || orderedDecode.has(id) ? 'ordered' : 'worker';
   const exits: Exit[] = [];
   const workerNodes = topologicalOrder(graph).filter((id) => stageOf(id) === 'worker');
-  const workerInputs = new Map<number, Array<{ exit?: number; node?: number; edge: InputEdge }>>();
+  const stages = assignStages(graph, workerNodes, (id) => stageOf(id) === 'worker');
+  const shuffles: Shuffle[] = [];
+  const workerInputs = new Map<number, WorkerInput[]>();
   for (const id of workerNodes) {
     const node = graph.node(id);
-    const inputs: Array<{ exit?: number; node?: number; edge: InputEdge }> = [];
+    const inputs: WorkerInput[] = [];
     for (const edge of node.inputs) {
       const upstreamStage = stageOf(edge.node);
       if (upstreamStage === 'worker') {
-        // A keyBy here stays in the subtask: each record must keep its key (checked per record, SubtaskGraph).
-        inputs.push({ node: edge.node, edge });
+        if (stages.get(edge.node) === stages.get(id)) {
+          // Same stage: a keyBy here keeps the key (checked per record, SubtaskGraph).
+          inputs.push({ node: edge.node, edge });
+          continue;
+        }
+        const shuffle: Shuffle = {
+          index: shuffles.length,
+          from: edge.node,
+          ...(edge.tag === undefined ? {} : { tag: edge.tag }),
+          to: id,
+          port: edge.port ?? 1,
+          ...(edge.key ? { key: edge.key } : {}),
+          fromStage: stages.get(edge.node)!,
+        };
+        shuffles.push(shuffle);
+        inputs.push({ shuffle: shuffle.index, edge });
         continue;
+      }
+      if (stages.get(id) !== 0) {
+        throw invalid(`"${node.uid}" reads both what the source side sends and what a second keyBy shuffles; key the source side's records by the same keyBy first`);
       }
       if (orderedNodes.includes(edge.node) && edge.node !== orderedTail) throw invalid(`"${node.uid}" reads between dedupe and withWatermarks`);
       if (upstreamStage === 'source') throw invalid(`"${node.uid}" reads raw records directly; add a stateless parse step first`);
@@ -153,6 +199,7 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     }
     workerInputs.set(id, inputs);
   }
+  if (shuffles.length > 31) throw invalid('more than 31 edges cross between subtask stages');
   const preAggregated = preAggregatedExits(graph, exits, dedupe !== undefined);
   if (exits.length + preAggregated.length > 31) throw invalid('more than 31 edges leave the decode stage');
   for (const id of workerNodes) {
@@ -174,7 +221,38 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
     preAggregated,
     workerNodes,
     workerInputs,
+    stageOf: stages,
+    stageCount: Math.max(0, ...stages.values()) + 1,
+    shuffles,
   };
+}
+
+/**
+ * Stages of the subtask steps: a keyBy on a subtask step's output shuffles into the next stage, unless it says the
+ * records keep their key (`keepsKey`, Flink's reinterpretAsKeyedStream). A step reading from several stages runs
+ * in the latest; an input from the stage before crosses as a shuffle too (to the same subtask index when unkeyed),
+ * so every stage's input comes from the stage just before it and barriers align per stage (§34).
+ */
+function assignStages(graph: LogicalGraph, workerNodes: readonly number[], isWorker: (id: number) => boolean): Map<number, number> {
+  const stages = new Map<number, number>();
+  for (const id of workerNodes) {
+    let stage = 0;
+    for (const edge of graph.node(id).inputs) {
+      if (!isWorker(edge.node)) continue;
+      const upstream = stages.get(edge.node)!;
+      stage = Math.max(stage, edge.key && !edge.key.keepsKey ? upstream + 1 : upstream);
+    }
+    stages.set(id, stage);
+  }
+  for (const id of workerNodes) {
+    const node = graph.node(id);
+    for (const edge of node.inputs) {
+      if (isWorker(edge.node) && stages.get(id)! - stages.get(edge.node)! > 1) {
+        throw invalid(`"${node.uid}" reads from "${graph.node(edge.node).uid}" across more than one keyBy; pass its records through the stage between (a union with that stage's stream)`);
+      }
+    }
+  }
+  return stages;
 }
 
 /**

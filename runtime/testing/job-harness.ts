@@ -62,6 +62,9 @@ export class JobTestHarness {
   private ceiling!: WatermarkCeiling;
   private sinkSteps: string[] = [];
   private chunkSeq = 0;
+  /** Per shuffle (a second keyBy, §34), per sending subtask: its output watermark; and the minimum last passed on. */
+  private senderWatermarks: number[][] = [];
+  private sentWatermarks: number[] = [];
   private finished = false;
   /** The job's prepare() result, made once like the coordinator does and cloned into every build. */
   private prepared: unknown;
@@ -129,6 +132,9 @@ export class JobTestHarness {
       });
       addCounts(this.decodeCounters, restore.counters);
     }
+    this.senderWatermarks = decodePlan.shuffles.map(() => new Array(this.parallelism).fill(Number.NEGATIVE_INFINITY));
+    this.sentWatermarks = decodePlan.shuffles.map(() => Number.NEGATIVE_INFINITY);
+    await this.route();
     this.ceiling = new WatermarkCeiling(
       {
         count: () => this.splitState.length,
@@ -213,6 +219,7 @@ export class JobTestHarness {
       });
       await graph.flush();
     }
+    await this.route();
     // As the coordinator: after the chunk every subtask learns the split's watermark, records of its own or not.
     const watermark = this.ordered.splitWatermark(split);
     await this.broadcast((graph) => watermark > graph.gate.splitWatermark(split) && graph.gate.advance(split, watermark) && graph.propagateWatermark());
@@ -247,7 +254,15 @@ export class JobTestHarness {
   async finish(): Promise<void> {
     if (this.finished) return;
     for (let split = 0; split < this.splitState.length; split++) if (!this.splitState[split]!.ended) await this.endSplit(split);
-    for (const graph of this.subtasks) await withProcessingTime(this.clock, () => graph.finish());
+    // Stage by stage, as the coordinator: a stage ends once every subtask's earlier stage has sent all it produced.
+    const stages = this.subtasks[0]!.stageCount;
+    for (let stage = 0; stage < stages; stage++) {
+      for (const graph of this.subtasks) {
+        await withProcessingTime(this.clock, () => graph.finish(stage));
+        await graph.flush();
+      }
+      await this.route();
+    }
     this.finished = true;
   }
 
@@ -264,7 +279,7 @@ export class JobTestHarness {
     const total: Record<string, number> = {};
     addCounts(total, this.coordinatorMetrics.values());
     addCounts(total, this.decodeCounters);
-    for (const graph of this.subtasks) addCounts(total, graph.metrics.values());
+    for (const graph of this.subtasks) addCounts(total, graph.counters());
     return total;
   }
 
@@ -304,6 +319,43 @@ export class JobTestHarness {
     for (const graph of this.subtasks) {
       withProcessingTime(this.clock, () => work(graph));
       await graph.flush();
+    }
+    await this.route();
+  }
+
+  /**
+   * What the subtasks' stages sent into later stages, delivered as the coordinator's router does (records through
+   * the codec, then each shuffle's minimum watermark over its senders), until nothing more crosses.
+   */
+  private async route(): Promise<void> {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (let from = 0; from < this.subtasks.length; from++) {
+        for (const output of this.subtasks[from]!.takeOutput()) {
+          moved = true;
+          for (const target of output.targets) {
+            const graph = this.subtasks[target.subtask]!;
+            const records = this.codec.decode(this.codec.encode(target.records));
+            withProcessingTime(this.clock, () => {
+              records.forEach((record, i) => {
+                const timestamp = target.timestamps[i]!;
+                graph.deliverShuffled(target.shuffles[i]!, record, Number.isNaN(timestamp) ? null : timestamp);
+              });
+            });
+            await graph.flush();
+          }
+          for (const { shuffle, watermark } of output.watermarks) {
+            this.senderWatermarks[shuffle]![from] = watermark;
+            const minimum = Math.min(...this.senderWatermarks[shuffle]!);
+            if (!(minimum > this.sentWatermarks[shuffle]!)) continue;
+            this.sentWatermarks[shuffle] = minimum;
+            for (const graph of this.subtasks) {
+              withProcessingTime(this.clock, () => graph.advanceShuffle(shuffle, minimum) && graph.propagateWatermark());
+              await graph.flush();
+            }
+          }
+        }
+      }
     }
   }
 }

@@ -78,19 +78,56 @@ describe('planner', () => {
     expect(error.message).toBe('"join" is keyed and needs keyBy(...) on its inputs');
   });
 
-  it('keeps a keyBy after a step that runs in the subtasks inside the subtask (the key must stay the same)', () => {
+  it('keeps a keyBy that says it keeps the key inside the subtask, in the same stage', () => {
     const result = plan((env) =>
       parse(env)
         .keyBy('by-k', (r) => r.k)
         .process<Row>('first', { processElement(v, _c, out) { out.collect(v); } })
-        .keyBy('again', (r) => r.k)
+        .keyBy('again', (r) => r.k, { keepsKey: true })
         .process('second', { processElement() {} }),
     );
     const uid = (id: number) => result.graph.node(id).uid;
     expect(result.workerNodes.map(uid)).toEqual(['first', 'second']);
     expect(result.exits.map((exit) => uid(exit.to))).toEqual(['first']);
+    expect(result.stageCount).toBe(1);
+    expect(result.shuffles).toEqual([]);
     const second = result.workerNodes.find((id) => uid(id) === 'second')!;
     expect(result.workerInputs.get(second)!.map((input) => [input.node === undefined ? undefined : uid(input.node), input.edge.key?.name])).toEqual([['first', 'again']]);
+  });
+
+  it('shuffles at a keyBy after a subtask step into the next stage, and a step reading two stages from the later one', () => {
+    const result = plan((env) => {
+      const first = parse(env)
+        .keyBy('by-k', (r) => r.k)
+        .process<Row>('first', { processElement(v, _c, out) { out.collect(v); } });
+      const second = first.keyBy('by-t', (r) => String(r.t)).process<Row>('second', { processElement(v, _c, out) { out.collect(v); } });
+      second.union(first).sinkTo('out', sink);
+    });
+    const uid = (id: number) => result.graph.node(id).uid;
+    expect(result.stageCount).toBe(2);
+    expect(result.workerNodes.map((id) => [uid(id), result.stageOf.get(id)])).toEqual([['first', 0], ['second', 1], [expect.stringMatching(/^union/), 1], ['out', 1]]);
+    // The keyBy, and the union's unkeyed input from stage 0 (to the same subtask index).
+    expect(result.shuffles.map((s) => [uid(s.from), uid(s.to), s.key?.name, s.fromStage])).toEqual([
+      ['first', 'second', 'by-t', 0],
+      ['first', expect.stringMatching(/^union/), undefined, 0],
+    ]);
+  });
+
+  it('rejects a step that reads across two keyBys or from the source side after a second keyBy', () => {
+    const across = planError((env) => {
+      const first = parse(env).keyBy('by-k', (r) => r.k).process<Row>('first', { processElement(v, _c, out) { out.collect(v); } });
+      const second = first.keyBy('by-t', (r) => String(r.t)).process<Row>('second', { processElement(v, _c, out) { out.collect(v); } });
+      const third = second.keyBy('by-k2', (r) => r.k).process<Row>('third', { processElement(v, _c, out) { out.collect(v); } });
+      third.union(first).map('late', (r) => r);
+    });
+    expect(across.message).toMatch(/^"union\(.*\)" reads from "first" across more than one keyBy/);
+    const sourceSide = planError((env) => {
+      const rows = parse(env);
+      const second = rows.keyBy('by-k', (r) => r.k).process<Row>('first', { processElement(v, _c, out) { out.collect(v); } })
+        .keyBy('by-t', (r) => String(r.t)).process<Row>('second', { processElement(v, _c, out) { out.collect(v); } });
+      second.union(rows).map('both', (r) => r);
+    });
+    expect(sourceSide.message).toMatch(/reads both what the source side sends and what a second keyBy shuffles/);
   });
 
   it('rejects a job without a source or with two', () => {

@@ -1,0 +1,119 @@
+// Two keyBys, so two stages of subtasks (docs/decisions.md §34): 2 s windows per (symbol, exchange) first, then
+// the window rows shuffled by symbol into a keyed process that adds up each symbol's exchanges once the
+// watermark says every exchange's window has fired, and by window start into a window counting every pair.
+
+import {
+  defineJob,
+  tableSink,
+  tumbling,
+  type Collector,
+  type KeyedContext,
+  type KeyedProcessFunction,
+  type KeyedRuntimeContext,
+  type MapState,
+  type TimerContext,
+} from 'coattail';
+import { parseTrade, type ParsedTrade } from '../../../bench/jobs/trade-parse.js';
+
+const WINDOW_MS = 2_000;
+
+interface PairWindow {
+  readonly symbol: string;
+  readonly exchange: string;
+  readonly start: number;
+  readonly trades: number;
+  readonly volume: number;
+}
+
+interface SymbolWindow {
+  readonly symbol: string;
+  readonly start: number;
+  readonly trades: number;
+  readonly exchanges: number;
+}
+
+interface StartCount {
+  readonly start: number;
+  readonly pairs: number;
+  readonly trades: number;
+}
+
+/** Per symbol: each window start's trades over its exchanges, emitted at the window's end (an event-time timer). */
+class SymbolTotals implements KeyedProcessFunction<PairWindow, SymbolWindow> {
+  private byStart!: MapState<number, { trades: number; exchanges: number }>;
+
+  open(context: KeyedRuntimeContext): void {
+    this.byStart = context.state.mapState('by-start');
+  }
+
+  processElement(row: PairWindow, context: KeyedContext, _out: Collector<SymbolWindow>): void {
+    const sum = this.byStart.get(row.start) ?? { trades: 0, exchanges: 0 };
+    this.byStart.put(row.start, { trades: sum.trades + row.trades, exchanges: sum.exchanges + 1 });
+    // The engine's watermark W means every record before W has arrived: at the window's end, every exchange's row has.
+    context.timerService.registerEventTimeTimer(row.start + WINDOW_MS);
+  }
+
+  onTimer(timestamp: number, context: TimerContext, out: Collector<SymbolWindow>): void {
+    const start = timestamp - WINDOW_MS;
+    const sum = this.byStart.get(start);
+    if (!sum) return;
+    out.collect({ symbol: context.key, start, trades: sum.trades, exchanges: sum.exchanges });
+    this.byStart.remove(start);
+  }
+}
+
+/** Event time known and not after the trade was received (the tapes' future timestamps would end every window at once). */
+function isPast(trade: ParsedTrade): boolean {
+  const received: unknown = trade.ingestion_timestamp;
+  const receivedMs = typeof received === 'number' ? received : typeof received === 'string' ? Date.parse(received) : Number.NaN;
+  return Number.isFinite(trade.timestamp) && trade.timestamp <= receivedMs;
+}
+
+const column = (name: string, type: 'string' | 'int64' | 'double') => ({ name, type });
+
+export default defineJob('e2e-two-stage', (env) => {
+  const pairs = env
+    .source('lines')
+    .process<ParsedTrade>('parse', parseTrade)
+    // The generated tapes hold bad records of every kind: keep the trades whose fields this job reads are sound.
+    .map('volume', (trade) => ({ ...trade, quote_volume: trade.quote_volume ?? trade.price * trade.quantity }))
+    .filter('sound', (trade) => typeof trade.symbol === 'string' && typeof trade.exchange === 'string' && Number.isFinite(trade.quote_volume) && isPast(trade))
+    .withWatermarks('event-time', { timestamp: (trade) => trade.timestamp })
+    .keyBy('by-pair', (trade) => `${trade.symbol}|${trade.exchange}`)
+    .window(tumbling('2s'), { delay: '1s', lateCounter: 'late_dropped.pairs' })
+    .aggregate<{ trades: number; volume: number }, { trades: number; volume: number }, PairWindow>(
+      'pair-windows',
+      {
+        createAccumulator: () => ({ trades: 0, volume: 0 }),
+        add: (trade: ParsedTrade, sum: { trades: number; volume: number }) => ({ trades: sum.trades + 1, volume: sum.volume + trade.quote_volume }),
+        getResult: (sum: { trades: number; volume: number }) => sum,
+        merge: (a: { trades: number; volume: number }, b: { trades: number; volume: number }) => ({ trades: a.trades + b.trades, volume: a.volume + b.volume }),
+      },
+      {
+        process(key, sum, context, out) {
+          const [symbol, exchange] = key.split('|') as [string, string];
+          out.collect({ symbol, exchange, start: context.window.start, trades: sum.trades, volume: sum.volume });
+        },
+      },
+    );
+  pairs.sinkTo(
+    'pairs-sink',
+    tableSink({ name: 'pairs', columns: [column('symbol', 'string'), column('exchange', 'string'), column('start', 'int64'), column('trades', 'int64'), column('volume', 'double')] }),
+  );
+  pairs
+    .keyBy('by-symbol', (row) => row.symbol)
+    .process<SymbolWindow>('symbol-totals', new SymbolTotals())
+    .sinkTo('symbols-sink', tableSink({ name: 'symbols', columns: [column('symbol', 'string'), column('start', 'int64'), column('trades', 'int64'), column('exchanges', 'int64')] }));
+  pairs
+    .keyBy('by-start', (row) => String(row.start))
+    .window(tumbling('2s'), { lateCounter: 'late_dropped.starts' })
+    .aggregate<StartCount, StartCount, StartCount>(
+      'start-counts',
+      {
+        createAccumulator: () => ({ start: 0, pairs: 0, trades: 0 }),
+        add: (row: PairWindow, count: StartCount) => ({ start: row.start, pairs: count.pairs + 1, trades: count.trades + row.trades }),
+        getResult: (count: StartCount) => count,
+      },
+    )
+    .sinkTo('starts-sink', tableSink({ name: 'starts', columns: [column('start', 'int64'), column('pairs', 'int64'), column('trades', 'int64')] }));
+});
