@@ -90,7 +90,7 @@ export async function runJob(options: RunOptions): Promise<RunResult> {
       ...(plan.stageCount > 1 ? { onCredit: (subtask: number, release: () => void) => router!.completeCredit(subtask, release) } : {}),
     },
   );
-  // A second keyBy: what the subtasks' stages send into the next one goes through here (§34).
+  // A second keyBy: what the subtasks' stages send into the next one goes through here (§35).
   if (plan.stageCount > 1) router = new ShuffleRouter(subtasks, plan.stageCount, plan.shuffles.length);
   // Each subtask's launch message carries (a copy of) its part of the checkpoint's operator state.
   restored?.releaseOperatorState();

@@ -1,4 +1,4 @@
-// Routes what the subtasks' stages send into the next stage (a second keyBy, docs/decisions.md §34): batches to
+// Routes what the subtasks' stages send into the next stage (a second keyBy, docs/decisions.md §35): batches to
 // their target subtasks, each shuffle's watermark as the minimum over its senders, barriers aligned per stage, end
 // of input stage by stage, and backpressure by holding a sender's credit until what it produced is processed.
 

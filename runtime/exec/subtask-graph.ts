@@ -1,6 +1,6 @@
 // One parallel subtask: the steps after the decode stage, fed by the coordinator's routed batches, with an
 // input gate over source splits and watermark propagation through the steps in topological order. With a second
-// keyBy the steps form stages (§34): what crosses into the next stage is collected per target subtask and handed
+// keyBy the steps form stages (§35): what crosses into the next stage is collected per target subtask and handed
 // to the host, and what the other subtasks send into this one's later stages arrives through `deliverShuffled`.
 
 import type { SinkContext } from '../api/sink.js';
@@ -188,8 +188,8 @@ export class SubtaskGraph {
   }
 
   /**
-   * A keyBy after a keyed step of this subtask: records stay in the subtask, which is a shuffle only if each keeps
-   * the key it was emitted under (Flink's reinterpretAsKeyedStream); a record that does not fails the step.
+   * A keyBy with `keepsKey` after a keyed step of this subtask: records stay in the subtask, which is right only if
+   * each keeps the key it was emitted under (Flink's reinterpretAsKeyedStream); a record that does not fails the step.
    */
   private keyKeptBy(key: KeySpec, push: Push): Push {
     return (value, timestamp) => {
@@ -204,7 +204,7 @@ export class SubtaskGraph {
         throw annotateStepError(
           new Error(
             `its key selector returned ${typeof selected === 'string' ? JSON.stringify(selected) : String(selected)} for ${held}: ` +
-              'a keyBy after a keyed step must keep each record\'s key (the engine shuffles once, docs/decisions.md §5)',
+              'a keyBy with keepsKey must keep each record\'s key (without keepsKey it shuffles, docs/decisions.md §5)',
           ),
           key.name,
         );

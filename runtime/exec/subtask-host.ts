@@ -87,10 +87,10 @@ async function main(launch: SubtaskLaunch): Promise<void> {
   /** Sink output prepared at barriers and not yet committed, oldest first. */
   const uncommitted: Array<{ checkpointId: number; pendingByUid: Record<string, unknown> }> = [];
   const lastStage = graph.stageCount - 1;
-  /** A checkpoint's state gathered stage by stage, until its barrier has passed the last stage (§34). */
+  /** A checkpoint's state gathered stage by stage, until its barrier has passed the last stage (§35). */
   const passing = new Map<number, { operators: Record<string, OperatorSnapshot>; counters: Record<string, number>; pendingByUid: Record<string, unknown> }>();
 
-  /** What this subtask's stages sent into later stages, to the coordinator, which routes it (§34). */
+  /** What this subtask's stages sent into later stages, to the coordinator, which routes it (§35). */
   const sendOutput = () => {
     for (const output of graph.takeOutput()) {
       const transfer: ArrayBuffer[] = [];

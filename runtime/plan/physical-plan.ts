@@ -73,7 +73,7 @@ export interface PhysicalPlan {
   readonly workerNodes: readonly number[];
   /** For each worker node, which exits, shuffles or worker nodes of its own stage feed it. */
   readonly workerInputs: ReadonlyMap<number, ReadonlyArray<WorkerInput>>;
-  /** For each worker node, its stage: 0 is fed by the decode stage, each shuffle leads into the next (§34). */
+  /** For each worker node, its stage: 0 is fed by the decode stage, each shuffle leads into the next (§35). */
   readonly stageOf: ReadonlyMap<number, number>;
   readonly stageCount: number;
   readonly shuffles: readonly Shuffle[];
@@ -231,7 +231,7 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
  * Stages of the subtask steps: a keyBy on a subtask step's output shuffles into the next stage, unless it says the
  * records keep their key (`keepsKey`, Flink's reinterpretAsKeyedStream). A step reading from several stages runs
  * in the latest; an input from the stage before crosses as a shuffle too (to the same subtask index when unkeyed),
- * so every stage's input comes from the stage just before it and barriers align per stage (§34).
+ * so every stage's input comes from the stage just before it and barriers align per stage (§35).
  */
 function assignStages(graph: LogicalGraph, workerNodes: readonly number[], isWorker: (id: number) => boolean): Map<number, number> {
   const stages = new Map<number, number>();

@@ -62,7 +62,7 @@ export class JobTestHarness {
   private ceiling!: WatermarkCeiling;
   private sinkSteps: string[] = [];
   private chunkSeq = 0;
-  /** Per shuffle (a second keyBy, §34), per sending subtask: its output watermark; and the minimum last passed on. */
+  /** Per shuffle (a second keyBy, §35), per sending subtask: its output watermark; and the minimum last passed on. */
   private senderWatermarks: number[][] = [];
   private sentWatermarks: number[] = [];
   private finished = false;

@@ -1,4 +1,4 @@
-// A job with a second keyBy through the CLI's worker threads (docs/decisions.md §34): the second stage's rows agree
+// A job with a second keyBy through the CLI's worker threads (docs/decisions.md §35): the second stage's rows agree
 // with the first stage's, every parallelism writes the same tables, and runs killed with kill -9 while
 // checkpointing at 200 ms and restored at other parallelisms end with exactly the uninterrupted run's tables.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -88,7 +88,7 @@ describe('a second keyBy: two stages of subtasks', () => {
     }
   }, RUN_TIMEOUT);
 
-  it('restores after kill -9 at other parallelisms to exactly the uninterrupted tables', async () => {
+  it('restores after kill -9 and after Ctrl-C (a savepoint) at other parallelisms to exactly the uninterrupted tables', async () => {
     const source = pacedSource(21);
     const expected = canonical(await runToEnd(source, path.join(workDir, 'paced-reference'), 2, PACED_SPEED));
     const place: RunPlace = { tape: '', source, outDir: path.join(workDir, 'killed-out'), checkpointDir: path.join(workDir, 'killed-checkpoints'), format: 'jsonl' };
@@ -97,7 +97,8 @@ describe('a second keyBy: two stages of subtasks', () => {
       '--checkpoint-dir', place.checkpointDir, '--checkpoint-interval', '200ms', ...PACED_SPEED, ...(restore ? ['--restore', 'latest'] : []),
     ];
     await stopRunAt(place, args(2, false), { afterCheckpoints: 2, delayMs: 70 });
-    await stopRunAt(place, args(3, true), { afterCheckpoints: 3, delayMs: 130 });
+    const stopped = await stopRunAt(place, args(3, true), { afterCheckpoints: 3, delayMs: 130 }, 'SIGINT');
+    expect(stopped.code, stopped.stderr).toBe(0);
     await runCliToEnd(args(1, true));
     expect(canonical(await readOutput(place.outDir))).toEqual(expected);
   }, RUN_TIMEOUT);

@@ -1,4 +1,4 @@
-// Two keyBys, so two stages of subtasks (docs/decisions.md §34): 2 s windows per (symbol, exchange) first, then
+// Two keyBys, so two stages of subtasks (docs/decisions.md §35): 2 s windows per (symbol, exchange) first, then
 // the window rows shuffled by symbol into a keyed process that adds up each symbol's exchanges once the
 // watermark says every exchange's window has fired, and by window start into a window counting every pair.
 
