@@ -10,7 +10,7 @@ export interface Emitter {
 
 /**
  * The key a keyed step of this subtask is running user code for (a record, a timer, a firing window), shared by
- * the subtask's steps. A keyBy after a keyed step checks that each record keeps it (docs/decisions.md §5).
+ * the subtask's steps. A keyBy with keepsKey after a keyed step checks that each record keeps it (docs/decisions.md §5).
  */
 export interface KeyScope {
   current: string | undefined;

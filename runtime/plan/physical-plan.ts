@@ -285,7 +285,7 @@ function preAggregatedExits(graph: LogicalGraph, exits: readonly Exit[], dedupe:
 
 /**
  * A union whose every input runs in the same stage joins that stage: it only passes records on, so a keyBy
- * after it is still routed where records are parsed (a keyBy after a subtask step only keeps the key, §5).
+ * after it is still routed where records are parsed (a keyBy after a subtask step starts the next stage, §35).
  */
 function isUnionOf(node: LogicalNode, inStage: (input: number) => boolean, options: { sideOutputs: boolean } = { sideOutputs: true }): boolean {
   return (
