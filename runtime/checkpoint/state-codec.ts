@@ -20,15 +20,35 @@ export function encodeSubtaskState(snapshot: { readonly operators: Readonly<Reco
       try {
         serialize(state);
       } catch (stepError) {
-        throw new CoattailError(
-          'CHECKPOINT_FAILED',
-          `step "${step}" keeps state a checkpoint cannot store (${describeError(stepError)}); keep plain data in state: objects, arrays, Maps, strings, numbers`,
-          { cause: stepError },
-        );
+        throw unstorableState(step, stepError);
       }
     }
     throw error;
   }
+}
+
+/**
+ * A copy of steps' snapshots, taken when a barrier passes an earlier stage of the subtask (§35): snapshots refer to
+ * live state (accumulators, values) that the stage goes on changing until the last stage's barrier sends them.
+ */
+export function copyOperatorState<T>(operators: Readonly<Record<string, T>>): Record<string, T> {
+  const copy: Record<string, T> = {};
+  for (const [step, state] of Object.entries(operators)) {
+    try {
+      copy[step] = deserialize(serialize(state)) as T;
+    } catch (error) {
+      throw unstorableState(step, error);
+    }
+  }
+  return copy;
+}
+
+function unstorableState(step: string, error: unknown): CoattailError {
+  return new CoattailError(
+    'CHECKPOINT_FAILED',
+    `step "${step}" keeps state a checkpoint cannot store (${describeError(error)}); keep plain data in state: objects, arrays, Maps, strings, numbers`,
+    { cause: error },
+  );
 }
 
 export function decodeState<T>(bytes: Uint8Array, name: string): T {

@@ -12,7 +12,7 @@ import { SubtaskGraph } from './subtask-graph.js';
 import { createCodec } from '../transport/record-codec.js';
 import { addCounts } from './metrics.js';
 import type { OperatorSnapshot } from './stream-operator.js';
-import { encodeSubtaskState } from '../checkpoint/state-codec.js';
+import { copyOperatorState, encodeSubtaskState } from '../checkpoint/state-codec.js';
 import type { SubtaskCheckpointState } from '../checkpoint/restore.js';
 
 const port = parentPort!;
@@ -112,7 +112,8 @@ async function main(launch: SubtaskLaunch): Promise<void> {
   const passBarrier = async (stage: number, checkpointId: number) => {
     await flushOut();
     const part = passing.get(checkpointId) ?? { operators: {}, counters: {}, pendingByUid: {} };
-    Object.assign(part.operators, graph.snapshotOperators(stage));
+    // Kept until the last stage's barrier while this stage goes on: a copy, not the live state the snapshot refers to.
+    Object.assign(part.operators, stage < lastStage ? copyOperatorState(graph.snapshotOperators(stage)) : graph.snapshotOperators(stage));
     addCounts(part.counters, graph.counters(stage));
     Object.assign(part.pendingByUid, await graph.prepareCommit(checkpointId, stage));
     if (stage < lastStage) {

@@ -85,9 +85,18 @@ export default defineJob('e2e-two-stage', (env) => {
       'pair-windows',
       {
         createAccumulator: () => ({ trades: 0, volume: 0 }),
-        add: (trade: ParsedTrade, sum: { trades: number; volume: number }) => ({ trades: sum.trades + 1, volume: sum.volume + trade.quote_volume }),
+        // In place, as many aggregates are: a checkpoint must hold the accumulator as it was at the barrier.
+        add: (trade: ParsedTrade, sum: { trades: number; volume: number }) => {
+          sum.trades++;
+          sum.volume += trade.quote_volume;
+          return sum;
+        },
         getResult: (sum: { trades: number; volume: number }) => sum,
-        merge: (a: { trades: number; volume: number }, b: { trades: number; volume: number }) => ({ trades: a.trades + b.trades, volume: a.volume + b.volume }),
+        merge: (earlier: { trades: number; volume: number }, later: { trades: number; volume: number }) => {
+          earlier.trades += later.trades;
+          earlier.volume += later.volume;
+          return earlier;
+        },
       },
       {
         process(key, sum, context, out) {
