@@ -9,25 +9,6 @@ export function encodeState(value: unknown): Uint8Array {
 }
 
 /**
- * Encodes a subtask's snapshot. State that V8's serializer cannot copy (a function, a Promise, a socket kept in
- * keyed state) fails naming its step: V8's own message names only the value.
- */
-export function encodeSubtaskState(snapshot: { readonly operators: Readonly<Record<string, unknown>> }): Uint8Array {
-  try {
-    return encodeState(snapshot);
-  } catch (error) {
-    for (const [step, state] of Object.entries(snapshot.operators)) {
-      try {
-        serialize(state);
-      } catch (stepError) {
-        throw unstorableState(step, stepError);
-      }
-    }
-    throw error;
-  }
-}
-
-/**
  * A copy of steps' snapshots, taken when a barrier passes an earlier stage of the subtask (§35): snapshots refer to
  * live state (accumulators, values) that the stage goes on changing until the last stage's barrier sends them.
  */
@@ -43,7 +24,8 @@ export function copyOperatorState<T>(operators: Readonly<Record<string, T>>): Re
   return copy;
 }
 
-function unstorableState(step: string, error: unknown): CoattailError {
+/** The error naming a step whose state V8's serializer cannot copy: its own message names only the value. */
+export function unstorableState(step: string, error: unknown): CoattailError {
   return new CoattailError(
     'CHECKPOINT_FAILED',
     `step "${step}" keeps state a checkpoint cannot store (${describeError(error)}); keep plain data in state: objects, arrays, Maps, strings, numbers`,
