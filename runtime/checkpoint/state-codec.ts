@@ -1,11 +1,16 @@
 // Encodes state files: V8's serializer keeps Maps, typed arrays and -Infinity exactly; the blob adds a checksum.
 
-import { deserialize, serialize } from 'node:v8';
+import { DefaultSerializer, deserialize, serialize } from 'node:v8';
 import { CoattailError, describeError } from '../errors.js';
-import { openBlob, sealBlob } from './blob.js';
+import { BLOB_HEADER_BYTES, openBlob, sealBlobInPlace } from './blob.js';
 
+/** As `sealBlob(serialize(value))`, byte for byte, without copying the payload behind a header. */
 export function encodeState(value: unknown): Uint8Array {
-  return sealBlob(serialize(value));
+  const serializer = new DefaultSerializer();
+  serializer.writeRawBytes(new Uint8Array(BLOB_HEADER_BYTES));
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return sealBlobInPlace(serializer.releaseBuffer());
 }
 
 /**

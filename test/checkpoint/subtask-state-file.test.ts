@@ -1,8 +1,10 @@
 // A restore hands each new subtask the still-encoded bytes of its own key groups: the coordinator keeps no decoded
 // operator state (a restore of 200k symbols peaked at 1,442 MiB against 1,075 MiB for the run that wrote it), and a
 // subtask decodes exactly the snapshots the coordinator used to narrow for it (docs/decisions.md §34).
+import { serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 
+import { sealBlob } from '../../runtime/checkpoint/blob.js';
 import { restoredParts } from '../../runtime/exec/restore-run.js';
 import { snapshotsForSubtask, type SubtaskCheckpointState } from '../../runtime/checkpoint/restore.js';
 import { encodeState } from '../../runtime/checkpoint/state-codec.js';
@@ -105,5 +107,14 @@ describe('a subtask state file written at a checkpoint', () => {
     const operatorWide = { operators: { ok: { keyGroups: {} }, timers: { keyGroups: {}, operatorState: { next: Promise.resolve() } } }, counters: {} };
     expect(() => encodeSubtaskState(keyed)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_FAILED', message: expect.stringMatching(/^step "remember" keeps state a checkpoint cannot store/) }));
     expect(() => encodeSubtaskState(operatorWide)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_FAILED', message: expect.stringMatching(/^step "timers" keeps state/) }));
+  });
+});
+
+describe('encodeState', () => {
+  it('frames the payload in place, byte for byte as sealing a serialized copy did', () => {
+    const value = { layout: 2, operators: { w: { keyGroups: { 3: serialize([['k', new Map([[1, -Infinity]])]]) } } }, counters: { a: 1 } };
+    const encoded = encodeState(value);
+    expect(Buffer.from(encoded).equals(Buffer.from(sealBlob(serialize(value))))).toBe(true);
+    expect(encoded.buffer.byteLength).toBe(encoded.byteLength);
   });
 });
