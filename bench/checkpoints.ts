@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { openSubtaskState } from '../runtime/checkpoint/subtask-state-file.js';
 import { openCheckpointStore } from '../runtime/checkpoint/checkpoint-store.js';
 import type { CheckpointMetadata } from '../runtime/checkpoint/metadata.js';
 import { CLI, REPO_ROOT, median, runCli, runNodeProcess, type CliRun } from './run-process.js';
@@ -86,7 +87,8 @@ async function measureKeyCounts(keyCounts: number[], rounds: number, parallelism
       sizes.push(written.sizeBytes);
 
       const loadStarted = performance.now();
-      await openCheckpointStore(checkpoints).load(written.checkpointId);
+      // As a restore opens it: subtask files checked, their key groups left encoded for the subtasks (decisions §34).
+      await openCheckpointStore(checkpoints).load(written.checkpointId, openSubtaskState);
       loads.push(performance.now() - loadStarted);
 
       const emptyScratch = mkdtempSync(join(work, 'empty-'));

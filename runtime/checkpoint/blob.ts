@@ -26,12 +26,21 @@ function sha256(bytes: Uint8Array): Buffer {
 /** Frame a payload with magic, version, length and a sha256 of the payload. */
 export function sealBlob(payload: Uint8Array): Uint8Array {
   const blob = new Uint8Array(BLOB_HEADER_BYTES + payload.byteLength);
+  blob.set(payload, BLOB_HEADER_BYTES);
+  return sealBlobInPlace(blob);
+}
+
+/**
+ * Write the header into the first BLOB_HEADER_BYTES of `blob`, whose payload follows them: for an encoder that
+ * leaves room for the header, so a large state file is not copied once more to be framed.
+ */
+export function sealBlobInPlace(blob: Uint8Array): Uint8Array {
+  const payload = blob.subarray(BLOB_HEADER_BYTES);
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   blob.set(MAGIC, 0);
   view.setUint32(VERSION_OFFSET, BLOB_FORMAT_VERSION);
   view.setBigUint64(LENGTH_OFFSET, BigInt(payload.byteLength));
   blob.set(sha256(payload), DIGEST_OFFSET);
-  blob.set(payload, BLOB_HEADER_BYTES);
   return blob;
 }
 

@@ -140,11 +140,14 @@ export class CheckpointStore {
     return metadata;
   }
 
-  /** Read and verify every file of a checkpoint. */
-  async load<C, S>(checkpointId: number): Promise<LoadedCheckpoint<C, S>> {
+  /**
+   * Read and verify every file of a checkpoint. `openSubtask` turns a subtask state file into what the caller keeps
+   * of it (by default, all of it decoded), as each is read.
+   */
+  async load<C, S>(checkpointId: number, openSubtask: (bytes: Uint8Array, name: string) => S = decodeState<S>): Promise<LoadedCheckpoint<C, S>> {
     const metadata = await this.readMetadata(checkpointId);
     const coordinator = await this.readFileOf(checkpointId, 'state file', metadata.coordinatorFile.key, decodeState<C>);
-    const subtasks = await Promise.all(metadata.subtasks.map((s) => this.readFileOf(checkpointId, 'state file', s.file.key, decodeState<S>)));
+    const subtasks = await Promise.all(metadata.subtasks.map((s) => this.readFileOf(checkpointId, 'state file', s.file.key, openSubtask)));
     // Shared files (dedupe segments) are checked now and decoded one at a time as the restore uses them.
     const shared = new Map<string, () => unknown>();
     for (const key of metadata.sharedFiles) shared.set(key, await this.readFileOf(checkpointId, 'shared file', key, checkedState));
@@ -155,7 +158,11 @@ export class CheckpointStore {
    * `latest`: the newest checkpoint that loads; a damaged newer one is reported through `warn` and skipped.
    * A number or `chk-N`: exactly that one, or an error naming what is wrong.
    */
-  async loadForRestore<C, S>(which: string, warn: (message: string) => void): Promise<LoadedCheckpoint<C, S>> {
+  async loadForRestore<C, S>(
+    which: string,
+    warn: (message: string) => void,
+    openSubtask: (bytes: Uint8Array, name: string) => S = decodeState<S>,
+  ): Promise<LoadedCheckpoint<C, S>> {
     const abandoned = await this.abandonedIds();
     const abandonedBy = (id: number): string => {
       const by = abandoned.get(id)!;
@@ -164,7 +171,7 @@ export class CheckpointStore {
     if (which !== 'latest') {
       const id = parseCheckpointId(which);
       if (abandoned.has(id)) throw new CoattailError('RESTORE_MISMATCH', `${abandonedBy(id)}; restore that one or a newer checkpoint`);
-      return this.load<C, S>(id);
+      return this.load<C, S>(id, openSubtask);
     }
     const candidates = (await this.allIds()).reverse();
     if (candidates.length === 0) throw new CoattailError('CHECKPOINT_NOT_FOUND', `no checkpoint to restore in ${this.storage.location}`);
@@ -174,7 +181,7 @@ export class CheckpointStore {
         continue;
       }
       try {
-        const loaded = await this.load<C, S>(id);
+        const loaded = await this.load<C, S>(id, openSubtask);
         if (id !== candidates[0]) warn(`restoring checkpoint ${id}, the newest valid one`);
         return loaded;
       } catch (error) {

@@ -84,18 +84,28 @@ export function checkRestoreCompatible(
   return { startEmpty: added, dropped: missing };
 }
 
-/** The snapshots a new subtask restores: every stored key group inside its range, from whichever old subtask. */
-export function snapshotsForSubtask(
-  stored: readonly SubtaskCheckpointState[],
+/** A step's snapshot with its key groups' entries of type `Entries` (decoded, or still encoded bytes). */
+export interface KeyGroupedSnapshot<Entries> {
+  readonly keyGroups: Record<number, Entries>;
+  readonly operatorState?: unknown;
+}
+
+/**
+ * The snapshots a new subtask restores: every stored key group inside its range, from whichever old subtask. Every
+ * stored snapshot of a step is listed, with no key group when none is in range, since its operator-wide state
+ * (a window's watermark) applies to every subtask.
+ */
+export function snapshotsForSubtask<Entries>(
+  stored: ReadonlyArray<{ readonly operators: Readonly<Record<string, KeyGroupedSnapshot<Entries>>> }>,
   subtaskIndex: number,
   parallelism: number,
   maxParallelism: number,
-): Record<string, OperatorSnapshot[]> {
+): Record<string, Array<KeyGroupedSnapshot<Entries>>> {
   const range = keyGroupRangeFor(subtaskIndex, parallelism, maxParallelism);
-  const result: Record<string, OperatorSnapshot[]> = {};
+  const result: Record<string, Array<KeyGroupedSnapshot<Entries>>> = {};
   for (const state of stored) {
     for (const [uid, snapshot] of Object.entries(state.operators)) {
-      const keyGroups: Record<number, unknown> = {};
+      const keyGroups: Record<number, Entries> = {};
       for (const [group, entries] of Object.entries(snapshot.keyGroups)) {
         const keyGroup = Number(group);
         if (keyGroup >= range.start && keyGroup <= range.end) keyGroups[keyGroup] = entries;

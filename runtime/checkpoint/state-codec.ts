@@ -1,30 +1,16 @@
 // Encodes state files: V8's serializer keeps Maps, typed arrays and -Infinity exactly; the blob adds a checksum.
 
-import { deserialize, serialize } from 'node:v8';
+import { DefaultSerializer, deserialize, serialize } from 'node:v8';
 import { CoattailError, describeError } from '../errors.js';
-import { openBlob, sealBlob } from './blob.js';
+import { BLOB_HEADER_BYTES, openBlob, sealBlobInPlace } from './blob.js';
 
+/** As `sealBlob(serialize(value))`, byte for byte, without copying the payload behind a header. */
 export function encodeState(value: unknown): Uint8Array {
-  return sealBlob(serialize(value));
-}
-
-/**
- * Encodes a subtask's snapshot. State that V8's serializer cannot copy (a function, a Promise, a socket kept in
- * keyed state) fails naming its step: V8's own message names only the value.
- */
-export function encodeSubtaskState(snapshot: { readonly operators: Readonly<Record<string, unknown>> }): Uint8Array {
-  try {
-    return encodeState(snapshot);
-  } catch (error) {
-    for (const [step, state] of Object.entries(snapshot.operators)) {
-      try {
-        serialize(state);
-      } catch (stepError) {
-        throw unstorableState(step, stepError);
-      }
-    }
-    throw error;
-  }
+  const serializer = new DefaultSerializer();
+  serializer.writeRawBytes(new Uint8Array(BLOB_HEADER_BYTES));
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return sealBlobInPlace(serializer.releaseBuffer());
 }
 
 /**
@@ -43,7 +29,8 @@ export function copyOperatorState<T>(operators: Readonly<Record<string, T>>): Re
   return copy;
 }
 
-function unstorableState(step: string, error: unknown): CoattailError {
+/** The error naming a step whose state V8's serializer cannot copy: its own message names only the value. */
+export function unstorableState(step: string, error: unknown): CoattailError {
   return new CoattailError(
     'CHECKPOINT_FAILED',
     `step "${step}" keeps state a checkpoint cannot store (${describeError(error)}); keep plain data in state: objects, arrays, Maps, strings, numbers`,

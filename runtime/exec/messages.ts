@@ -3,7 +3,7 @@
 import type { SinkContext } from '../api/sink.js';
 import type { ErrorCode } from '../errors.js';
 import type { CodecName } from '../transport/record-codec.js';
-import type { OperatorSnapshot } from './stream-operator.js';
+import type { RestoredOperatorState } from '../checkpoint/subtask-state-file.js';
 import type { DecodeRequest, DecodeResult } from './decode-result.js';
 
 export interface JobLaunch {
@@ -28,8 +28,8 @@ export interface SubtaskLaunch extends JobLaunch {
   readonly sinkContext: SinkContext;
   /** By sink uid: what each sink factory's `initializeGlobal` returned in the coordinator. */
   readonly sinkShared?: Record<string, unknown>;
-  /** Operator snapshots to restore, by uid, already narrowed to this subtask's key groups. */
-  readonly restore?: Record<string, OperatorSnapshot[]>;
+  /** Operator snapshots to restore, by uid, narrowed to this subtask's key groups, which it decodes itself. */
+  readonly restore?: RestoredOperatorState;
   /** Per split: the watermark at the restored checkpoint. */
   readonly restoreWatermarks?: number[];
   /** This thread also decodes chunks (`decode` messages), instead of a separate decode pool. */

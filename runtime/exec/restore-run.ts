@@ -6,7 +6,6 @@ import type { SplitDescriptor, SplitPosition } from '../api/source.js';
 import { CoattailError } from '../errors.js';
 import { addCounts } from './metrics.js';
 import type { PhysicalPlan } from '../plan/physical-plan.js';
-import type { OperatorSnapshot } from './stream-operator.js';
 import { openCheckpointStore, resolveRestoreTarget } from '../checkpoint/checkpoint-store.js';
 import { changedSections } from '../checkpoint/config-digest.js';
 import {
@@ -17,8 +16,8 @@ import {
   pendingBySink,
   snapshotsForSubtask,
   type CoordinatorCheckpointState,
-  type SubtaskCheckpointState,
 } from '../checkpoint/restore.js';
+import { openSubtaskState, type RestoredOperatorState, type StoredSubtaskState } from '../checkpoint/subtask-state-file.js';
 import type { RunOptions } from './run-options.js';
 import type { DedupeSegmentData } from './dedupe-journal.js';
 
@@ -36,7 +35,11 @@ export interface RestoredRun {
    * keeping the decoded segments too held a second copy of every id for the whole restored run.
    */
   takeDedupeSegments(): ReadonlyArray<{ key: string; data: () => DedupeSegmentData }>;
-  operatorsFor(subtaskIndex: number): Record<string, OperatorSnapshot[]>;
+  /**
+   * A new subtask's part of the operator state, its key groups still encoded (copied out of their files, so the
+   * launch message carries only them): the subtask's thread decodes them, the coordinator never does (§34).
+   */
+  operatorsFor(subtaskIndex: number): RestoredOperatorState;
   /** Every subtask has its part of the operator state: forget the checkpoint's (it is no longer needed). */
   releaseOperatorState(): void;
 }
@@ -48,12 +51,12 @@ export interface RestoredRun {
  */
 export function restoredParts(
   segments: ReadonlyArray<{ key: string; data: () => DedupeSegmentData }>,
-  subtaskStates: readonly SubtaskCheckpointState[],
+  subtaskStates: readonly StoredSubtaskState[],
   parallelism: number,
   maxParallelism: number,
 ): Pick<RestoredRun, 'takeDedupeSegments' | 'operatorsFor' | 'releaseOperatorState'> {
   let untaken: ReadonlyArray<{ key: string; data: () => DedupeSegmentData }> | undefined = segments;
-  let states: readonly SubtaskCheckpointState[] | undefined = subtaskStates;
+  let states: readonly StoredSubtaskState[] | undefined = subtaskStates;
   return {
     takeDedupeSegments() {
       if (!untaken) throw new Error('internal error: the restored dedupe segments were already taken');
@@ -63,7 +66,17 @@ export function restoredParts(
     },
     operatorsFor(subtaskIndex) {
       if (!states) throw new Error('internal error: the restored operator state was already released');
-      return snapshotsForSubtask(states, subtaskIndex, parallelism, maxParallelism);
+      const result: RestoredOperatorState = {};
+      for (const state of states) {
+        for (const [uid, snapshots] of Object.entries(snapshotsForSubtask([state], subtaskIndex, parallelism, maxParallelism))) {
+          for (const { keyGroups, ...rest } of snapshots) {
+            const copied: Record<number, Uint8Array> = {};
+            for (const [group, bytes] of Object.entries(keyGroups)) copied[Number(group)] = new Uint8Array(bytes); // a copy: a Buffer's slice() is a view
+            (result[uid] ??= []).push({ file: state.file, keyGroups: copied, ...rest });
+          }
+        }
+      }
+      return result;
     },
     releaseOperatorState() {
       states = undefined;
@@ -93,7 +106,8 @@ export async function prepareRestore(
     }
     return undefined;
   }
-  const loaded = await store.loadForRestore<CoordinatorCheckpointState, SubtaskCheckpointState>(target.which, log);
+  // Subtask state files are checked and their counters decoded; their steps' key groups stay encoded (§34).
+  const loaded = await store.loadForRestore<CoordinatorCheckpointState, StoredSubtaskState>(target.which, log, openSubtaskState);
   const { metadata } = loaded;
   const { startEmpty, dropped } = checkRestoreCompatible(metadata, plan, options.maxParallelism, {
     ...(hasFileTables(plan) ? { format: options.format } : {}),

@@ -12,7 +12,8 @@ import { SubtaskGraph } from './subtask-graph.js';
 import { createCodec } from '../transport/record-codec.js';
 import { addCounts } from './metrics.js';
 import type { OperatorSnapshot } from './stream-operator.js';
-import { copyOperatorState, encodeSubtaskState } from '../checkpoint/state-codec.js';
+import { copyOperatorState } from '../checkpoint/state-codec.js';
+import { decodeRestoredOperators, encodeSubtaskState } from '../checkpoint/subtask-state-file.js';
 import type { SubtaskCheckpointState } from '../checkpoint/restore.js';
 
 const port = parentPort!;
@@ -81,7 +82,7 @@ async function main(launch: SubtaskLaunch): Promise<void> {
     ...(launch.sinkShared ? { sinkShared: launch.sinkShared } : {}),
   });
   for (let split = 0; split < launch.splitCount; split++) graph.gate.addSplit(split);
-  if (launch.restore) graph.restoreOperators(launch.restore);
+  if (launch.restore) graph.restoreOperators(decodeRestoredOperators(launch.restore));
   launch.restoreWatermarks?.forEach((watermark, split) => graph.gate.advance(split, watermark));
 
   /** Sink output prepared at barriers and not yet committed, oldest first. */

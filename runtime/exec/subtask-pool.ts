@@ -5,6 +5,7 @@ import { CoattailError } from '../errors.js';
 import { CreditGate } from '../transport/credits.js';
 import type { FromSubtask, SubtaskLaunch, ToSubtask } from './messages.js';
 import { releaseWarmThreads, takeSubtaskThread } from './warm-threads.js';
+import { restoredBuffers } from '../checkpoint/subtask-state-file.js';
 
 export interface SubtaskEvents {
   onFailure(error: CoattailError): void;
@@ -81,7 +82,8 @@ export class SubtaskPool {
     this.subtasks = launches.map((launch, index) => {
       const worker = takeSubtaskThread();
       const handle = new SubtaskHandle(index, worker, creditsPerChannel, events);
-      handle.post({ type: 'launch', launch });
+      // The restored key groups are the subtask's own copies (RestoredRun.operatorsFor): moved, not copied again.
+      handle.post({ type: 'launch', launch }, restoredBuffers(launch.restore));
       return handle;
     });
     releaseWarmThreads();

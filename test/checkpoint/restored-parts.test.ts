@@ -5,10 +5,11 @@ import { describe, expect, it } from 'vitest';
 
 import { restoredParts } from '../../runtime/exec/restore-run.js';
 import { checkedState, encodeState } from '../../runtime/checkpoint/state-codec.js';
+import { decodeRestoredOperators, encodeSubtaskState, openSubtaskState } from '../../runtime/checkpoint/subtask-state-file.js';
 
 const segments = [{ key: 'shared/dedupe-1', data: () => ({ ids: 'a\nb', times: new Float64Array([1, 2]) }) }];
 const subtaskStates = [
-  { operators: { window: { keyGroups: { 0: 'group 0', 127: 'group 127' } } }, counters: {} },
+  openSubtaskState(encodeSubtaskState({ operators: { window: { keyGroups: { 0: 'group 0', 127: 'group 127' } } }, counters: {} }), 'subtask-0.state'),
 ];
 
 describe('restored parts of a checkpoint', () => {
@@ -20,8 +21,8 @@ describe('restored parts of a checkpoint', () => {
 
   it('gives each subtask its key groups until the operator state is released', () => {
     const parts = restoredParts(segments, subtaskStates, 2, 128);
-    expect(parts.operatorsFor(0)).toEqual({ window: [{ keyGroups: { 0: 'group 0' } }] });
-    expect(parts.operatorsFor(1)).toEqual({ window: [{ keyGroups: { 127: 'group 127' } }] });
+    expect(decodeRestoredOperators(parts.operatorsFor(0))).toEqual({ window: [{ keyGroups: { 0: 'group 0' } }] });
+    expect(decodeRestoredOperators(parts.operatorsFor(1))).toEqual({ window: [{ keyGroups: { 127: 'group 127' } }] });
     parts.releaseOperatorState();
     expect(() => parts.operatorsFor(0)).toThrow(/already released/);
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { assertBuilt, type CliResult, generateTape, JOB_WHALE, RUN_TIMEOUT, runCli, runCliToEnd } from './support/cli.js';
 import { newestCompletedId, runArguments, stopRunAt, storeOf, uninterruptedArguments, type RunPlace } from './support/checkpointed-run.js';
+import { decodeState, encodeState } from '../../runtime/checkpoint/state-codec.js';
 import {
   comparableSummary,
   hiddenPartFiles,
@@ -130,6 +131,24 @@ describe('--restore chk-N of a damaged checkpoint is refused with one line namin
       runArguments(place, 2, ['--restore', `chk-${id}`]),
       new RegExp(`^coattail: Checkpoint file ${escape(file)} is corrupt: checksum mismatch`),
     );
+  });
+
+  // Key groups are decoded in the subtask threads (decisions §34): a file whose checksum holds but whose key group does
+  // not decode (written by something other than coattail) fails there, and the run still ends with one line.
+  test('a key group that does not decode, in a file with a valid checksum, fails the restore from its subtask', async () => {
+    const place = await copyOfKilledRun('undecodable');
+    const id = completedIds.at(-1)!;
+    const file = path.join(place.checkpointDir, `chk-${id}`, 'subtask-0.state');
+    const stored = decodeState<{ operators: Record<string, { keyGroups: Record<number, Uint8Array> }> }>(await readFile(file), file);
+    const [step, snapshot] = Object.entries(stored.operators).find(([, candidate]) => Object.keys(candidate.keyGroups).length > 0)!;
+    const group = Number(Object.keys(snapshot.keyGroups)[0]);
+    snapshot.keyGroups[group] = new Uint8Array([1, 2, 3]);
+    await writeFile(file, encodeState(stored));
+    const result = await runCli(runArguments(place, 3, ['--restore', `chk-${id}`]));
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.filter((line) => line.includes('corrupt')), result.stderr).toHaveLength(1);
+    expect(lines.at(-1)).toMatch(new RegExp(`^coattail: subtask \\d: Checkpoint file ${escape(file)} is corrupt: key group ${group} of step "${escape(step)}" does not decode \\(`));
   });
 
   test('a missing _metadata', async () => {
