@@ -64,7 +64,7 @@ function expectedBuckets(tables: Tables): string[] {
 }
 
 describe('second-stage shapes: side outputs, connect, union, sessions', () => {
-  it('write what the first stage'"'"'s tables imply, from one file (the same at -p 1, 2 and 4) and from a folder of four', async () => {
+  it("write what the first stage's tables imply, from one file (the same at -p 1, 2 and 4) and from a folder of four", async () => {
     const single = await run(`file:${tape}`, 'p1', 1);
     expect(single.tables.sessions.length).toBeGreaterThan(10);
     expect(single.tables.late.length).toBeGreaterThan(10);
