@@ -70,12 +70,15 @@ export class SubtaskGraph {
   private readonly reportedWatermarks: number[];
   /** Per sending stage, per target subtask: records collected for the next stage. */
   private readonly outboxes: Array<Map<number, Outbox>>;
+  /** Per stage: whether its steps have finished (their processing-time timers are dropped from then on). */
+  private readonly finishedStages: boolean[];
 
   private constructor(private readonly plan: PhysicalPlan, private readonly options: SubtaskOptions) {
     this.stageMetrics = Array.from({ length: plan.stageCount }, () => new CounterRegistry());
     this.shuffleWatermarks = plan.shuffles.map(() => Number.NEGATIVE_INFINITY);
     this.reportedWatermarks = plan.shuffles.map(() => Number.NEGATIVE_INFINITY);
     this.outboxes = Array.from({ length: plan.stageCount }, () => new Map());
+    this.finishedStages = new Array(plan.stageCount).fill(false);
   }
 
   get stageCount(): number {
@@ -306,8 +309,14 @@ export class SubtaskGraph {
     }
   }
 
+  /**
+   * Processing time reached `now`: steps of stages not yet finished fire their due timers. A finished stage's timers
+   * are dropped, as at the end of a single-stage run: its sinks have finished, and what it sent on now would reach
+   * the next stage after that stage was told its input had ended.
+   */
   onProcessingTime(now: number): void {
     for (const node of this.nodes) {
+      if (this.finishedStages[node.stage]) continue;
       try {
         node.operator.onProcessingTime?.(now);
       } catch (error) {
@@ -324,6 +333,9 @@ export class SubtaskGraph {
   /** End of input for `stage` (every stage when not given), after its final watermark: its steps complete. */
   async finish(stage?: number): Promise<void> {
     this.propagateWatermark();
+    this.finishedStages.forEach((_, index) => {
+      if (stage === undefined || index === stage) this.finishedStages[index] = true;
+    });
     for (const node of this.nodes) if (stage === undefined || node.stage === stage) await this.inStep(node.uid, () => node.operator.finish?.());
   }
 

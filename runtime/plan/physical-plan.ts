@@ -180,7 +180,10 @@ export function planJob(graph: LogicalGraph): PhysicalPlan {
         continue;
       }
       if (stages.get(id) !== 0) {
-        throw invalid(`"${node.uid}" reads both what the source side sends and what a second keyBy shuffles; key the source side's records by the same keyBy first`);
+        const through = edge.key ? ` (keyBy "${edge.key.name}")` : '';
+        throw invalid(
+          `"${node.uid}" reads both the source side${through} and what a second keyBy shuffles; pass the source side's records through a keyed step after their first keyBy and keyBy them again from there`,
+        );
       }
       if (orderedNodes.includes(edge.node) && edge.node !== orderedTail) throw invalid(`"${node.uid}" reads between dedupe and withWatermarks`);
       if (upstreamStage === 'source') throw invalid(`"${node.uid}" reads raw records directly; add a stateless parse step first`);

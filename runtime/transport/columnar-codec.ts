@@ -82,8 +82,8 @@ class ShapeGroup {
 type Gather = (rows: readonly Record<string, unknown>[]) => unknown[][];
 
 export class ColumnarCodec {
-  private readonly packr = new Packr({ useRecords: true });
-  private readonly unpackr = new Unpackr({ useRecords: true });
+  private readonly packr = new Packr({ useRecords: true, moreTypes: true });
+  private readonly unpackr = new Unpackr({ useRecords: true, moreTypes: true });
   /** Generated constructors and column readers by shape (keys joined by NUL). */
   private readonly builders = new Map<string, RowBuilder>();
   private readonly gatherers = new Map<string, Gather>();

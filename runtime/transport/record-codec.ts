@@ -30,8 +30,8 @@ export function createCodec(name: CodecName = 'columnar'): RecordCodec {
     };
   }
   // Record structures travel inside each batch, so encoder and decoder need no shared registry.
-  const packr = new Packr({ useRecords: true });
-  const unpackr = new Unpackr({ useRecords: true });
+  const packr = new Packr({ useRecords: true, moreTypes: true });
+  const unpackr = new Unpackr({ useRecords: true, moreTypes: true });
   return {
     name,
     // pack() returns a Buffer view into a reused buffer (and Buffer#slice is a view too): copy it into an

@@ -3,7 +3,7 @@ import { ColumnarCodec } from '../../runtime/transport/columnar-codec.js';
 import { createCodec } from '../../runtime/transport/record-codec.js';
 
 /** Encodes and decodes through a copy of the bytes, as a transfer to another thread would deliver them. */
-function roundTrip(records: unknown[], codec = new ColumnarCodec()): unknown[] {
+function roundTrip(records: unknown[], codec: Pick<ColumnarCodec, 'encode' | 'decode'> = new ColumnarCodec()): unknown[] {
   const bytes = codec.encode(records);
   const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength));
   copy.set(bytes);
@@ -104,5 +104,18 @@ describe('columnar record codec', () => {
     const records = Array.from({ length: 50 }, (_, i) => trade(i));
     const bytes = createCodec('columnar').encode(records);
     expect(createCodec('columnar').decode(bytes)).toEqual(records);
+  });
+
+  it('keeps typed arrays, Sets, Maps and Dates in records (a window result crossing a second keyBy may hold them), in every codec', () => {
+    const records = [
+      { key: 'a', history: new Float64Array([1.5, -2.25, 1e300]), counts: new Int32Array([-3, 7]), raw: new Uint8Array([9, 8]) },
+      { key: 'b', seen: new Set(['x', 'y']), byExchange: new Map([['binance', 2]]), at: new Date(1_700_000_000_000) },
+      new Float64Array([0.5]),
+    ];
+    // msgpackr without moreTypes wrote a Float64Array's values into bytes (1.5 -> 1) followed by whatever memory
+    // was next, and read it back as a Uint8Array; a Set came back as an Array.
+    for (const name of ['columnar', 'msgpack', 'structured-clone'] as const) {
+      expect(roundTrip(records, createCodec(name)), name).toEqual(records);
+    }
   });
 });

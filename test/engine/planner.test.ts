@@ -127,7 +127,15 @@ describe('planner', () => {
         .keyBy('by-t', (r) => String(r.t)).process<Row>('second', { processElement(v, _c, out) { out.collect(v); } });
       second.union(rows).map('both', (r) => r);
     });
-    expect(sourceSide.message).toMatch(/reads both what the source side sends and what a second keyBy shuffles/);
+    expect(sourceSide.message).toMatch(/^"union\(.*\)" reads both the source side and what a second keyBy shuffles; pass the source side's records through a keyed step/);
+    const keyedSourceSide = planError((env) => {
+      const rows = parse(env);
+      const second = rows.keyBy('by-k', (r) => r.k).process<Row>('first', { processElement(v, _c, out) { out.collect(v); } })
+        .keyBy('by-t', (r) => String(r.t));
+      second.connect(rows.keyBy('raw-by-k', (r) => r.k)).process<Row>('co', { processElement1() {}, processElement2() {} });
+    });
+    // It names the source side's keyBy: keying those records again is not what helps.
+    expect(keyedSourceSide.message).toMatch(/^"co" reads both the source side \(keyBy "raw-by-k"\) and what a second keyBy shuffles/);
   });
 
   it('rejects a job without a source or with two', () => {
