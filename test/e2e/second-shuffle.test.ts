@@ -11,6 +11,7 @@ import { assertBuilt, generateTape, REPO_ROOT, RUN_TIMEOUT, runCliToEnd } from '
 import { PACED_SPEED, pacedSource, stopRunAt, type RunPlace } from './support/checkpointed-run.js';
 
 const JOB = path.join(REPO_ROOT, 'test', 'e2e', 'jobs', 'two-stage.ts');
+const THREE_STAGES = path.join(REPO_ROOT, 'test', 'e2e', 'jobs', 'three-stage.ts');
 const TABLES = ['pairs', 'symbols', 'starts'] as const;
 type Tables = Record<(typeof TABLES)[number], Array<Record<string, number | string>>>;
 
@@ -57,8 +58,8 @@ const canonical = (tables: Tables) =>
     ]),
   );
 
-async function runToEnd(source: string, outDir: string, parallelism: number, extra: readonly string[] = []): Promise<Tables> {
-  await runCliToEnd(['run', JOB, '-s', source, '-o', outDir, '-f', 'jsonl', '-p', String(parallelism), '-q', '--no-checkpoints', ...extra]);
+async function runToEnd(source: string, outDir: string, parallelism: number, extra: readonly string[] = [], job = JOB): Promise<Tables> {
+  await runCliToEnd(['run', job, '-s', source, '-o', outDir, '-f', 'jsonl', '-p', String(parallelism), '-q', '--no-checkpoints', ...extra]);
   return readOutput(outDir);
 }
 
@@ -101,5 +102,18 @@ describe('a second keyBy: two stages of subtasks', () => {
     expect(stopped.code, stopped.stderr).toBe(0);
     await runCliToEnd(args(1, true));
     expect(canonical(await readOutput(place.outDir))).toEqual(expected);
+  }, RUN_TIMEOUT);
+
+  it('runs three stages (a window by symbol, then a keyed process by window start) the same at -p 1 and 3, each stage adding up the one before', async () => {
+    const single = await runToEnd(`file:${tape}`, path.join(workDir, 'three-p1'), 1, [], THREE_STAGES);
+    const sum = (rows: Array<Record<string, number | string>>, key: (row: Record<string, number | string>) => string) => {
+      const totals = new Map<string, number>();
+      for (const row of rows) totals.set(key(row), (totals.get(key(row)) ?? 0) + Number(row.trades));
+      return Object.fromEntries([...totals].sort());
+    };
+    expect(single.starts.length).toBeGreaterThan(10);
+    expect(sum(single.symbols, (row) => `${row.symbol}@${row.start}`)).toEqual(sum(single.pairs, (row) => `${row.symbol}@${row.start}`));
+    expect(sum(single.starts, (row) => String(row.start))).toEqual(sum(single.symbols, (row) => String(row.start)));
+    expect(canonical(await runToEnd(`file:${tape}`, path.join(workDir, 'three-p3'), 3, [], THREE_STAGES))).toEqual(canonical(single));
   }, RUN_TIMEOUT);
 });

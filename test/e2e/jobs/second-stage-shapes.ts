@@ -4,6 +4,7 @@
 
 import { OutputTag, defineJob, session, tableSink, tumbling, type CoProcessFunction, type KeyedContext, type KeyedRuntimeContext, type MapState, type TimerContext, type Collector } from 'coattail';
 import { parseTrade, type ParsedTrade } from '../../../bench/jobs/trade-parse.js';
+import { column, isPast } from './multi-stage-support.js';
 
 const BUCKET_MS = 2_000;
 const LATE = new OutputTag<ParsedTrade>('late-trades');
@@ -57,14 +58,6 @@ class SymbolBuckets implements CoProcessFunction<Session, ParsedTrade, Row> {
     this.buckets.remove(bucket);
   }
 }
-
-function isPast(trade: ParsedTrade): boolean {
-  const received: unknown = trade.ingestion_timestamp;
-  const receivedMs = typeof received === 'number' ? received : typeof received === 'string' ? Date.parse(received) : Number.NaN;
-  return Number.isFinite(trade.timestamp) && trade.timestamp <= receivedMs;
-}
-
-const column = (name: string, type: 'string' | 'int64' | 'double') => ({ name, type });
 
 export default defineJob('e2e-second-stage-shapes', (env) => {
   const sessions = env

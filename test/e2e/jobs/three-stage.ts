@@ -3,17 +3,7 @@
 // process that emits each start's totals at the window's end (an event-time timer). Every stage writes a table.
 
 import { defineJob, tableSink, tumbling, type Collector, type KeyedContext, type KeyedProcessFunction, type KeyedRuntimeContext, type TimerContext, type ValueState } from 'coattail';
-import { parseTrade, type ParsedTrade } from '../../../bench/jobs/trade-parse.js';
-
-const WINDOW_MS = 2_000;
-
-interface PairWindow {
-  readonly symbol: string;
-  readonly exchange: string;
-  readonly start: number;
-  readonly trades: number;
-  readonly volume: number;
-}
+import { column, pairWindows, WINDOW_MS, type PairWindow } from './multi-stage-support.js';
 
 interface SymbolWindow {
   readonly symbol: string;
@@ -52,42 +42,8 @@ class StartTotals implements KeyedProcessFunction<SymbolWindow, StartTotal> {
   }
 }
 
-function isPast(trade: ParsedTrade): boolean {
-  const received: unknown = trade.ingestion_timestamp;
-  const receivedMs = typeof received === 'number' ? received : typeof received === 'string' ? Date.parse(received) : Number.NaN;
-  return Number.isFinite(trade.timestamp) && trade.timestamp <= receivedMs;
-}
-
-const column = (name: string, type: 'string' | 'int64' | 'double') => ({ name, type });
-
 export default defineJob('e2e-three-stage', (env) => {
-  const pairs = env
-    .source('lines')
-    .process<ParsedTrade>('parse', parseTrade)
-    .map('volume', (trade) => ({ ...trade, quote_volume: trade.quote_volume ?? trade.price * trade.quantity }))
-    .filter('sound', (trade) => typeof trade.symbol === 'string' && typeof trade.exchange === 'string' && Number.isFinite(trade.quote_volume) && isPast(trade))
-    .withWatermarks('event-time', { timestamp: (trade) => trade.timestamp })
-    .keyBy('by-pair', (trade) => `${trade.symbol}|${trade.exchange}`)
-    .window(tumbling('2s'), { delay: '1s', lateCounter: 'late_dropped.pairs' })
-    .aggregate<{ trades: number; volume: number }, { trades: number; volume: number }, PairWindow>(
-      'pair-windows',
-      {
-        createAccumulator: () => ({ trades: 0, volume: 0 }),
-        add: (trade: ParsedTrade, sum: { trades: number; volume: number }) => ({ trades: sum.trades + 1, volume: sum.volume + trade.quote_volume }),
-        getResult: (sum: { trades: number; volume: number }) => sum,
-        merge: (a: { trades: number; volume: number }, b: { trades: number; volume: number }) => ({ trades: a.trades + b.trades, volume: a.volume + b.volume }),
-      },
-      {
-        process(key, sum, context, out) {
-          const [symbol, exchange] = key.split('|') as [string, string];
-          out.collect({ symbol, exchange, start: context.window.start, trades: sum.trades, volume: sum.volume });
-        },
-      },
-    );
-  pairs.sinkTo(
-    'pairs-sink',
-    tableSink({ name: 'pairs', columns: [column('symbol', 'string'), column('exchange', 'string'), column('start', 'int64'), column('trades', 'int64'), column('volume', 'double')] }),
-  );
+  const pairs = pairWindows(env);
   const symbols = pairs
     .keyBy('by-symbol', (row) => row.symbol)
     .window(tumbling('2s'), { lateCounter: 'late_dropped.symbols' })

@@ -13,17 +13,7 @@ import {
   type MapState,
   type TimerContext,
 } from 'coattail';
-import { parseTrade, type ParsedTrade } from '../../../bench/jobs/trade-parse.js';
-
-const WINDOW_MS = 2_000;
-
-interface PairWindow {
-  readonly symbol: string;
-  readonly exchange: string;
-  readonly start: number;
-  readonly trades: number;
-  readonly volume: number;
-}
+import { column, pairWindows, WINDOW_MS, type PairWindow } from './multi-stage-support.js';
 
 interface SymbolWindow {
   readonly symbol: string;
@@ -62,53 +52,8 @@ class SymbolTotals implements KeyedProcessFunction<PairWindow, SymbolWindow> {
   }
 }
 
-/** Event time known and not after the trade was received (the tapes' future timestamps would end every window at once). */
-function isPast(trade: ParsedTrade): boolean {
-  const received: unknown = trade.ingestion_timestamp;
-  const receivedMs = typeof received === 'number' ? received : typeof received === 'string' ? Date.parse(received) : Number.NaN;
-  return Number.isFinite(trade.timestamp) && trade.timestamp <= receivedMs;
-}
-
-const column = (name: string, type: 'string' | 'int64' | 'double') => ({ name, type });
-
 export default defineJob('e2e-two-stage', (env) => {
-  const pairs = env
-    .source('lines')
-    .process<ParsedTrade>('parse', parseTrade)
-    // The generated tapes hold bad records of every kind: keep the trades whose fields this job reads are sound.
-    .map('volume', (trade) => ({ ...trade, quote_volume: trade.quote_volume ?? trade.price * trade.quantity }))
-    .filter('sound', (trade) => typeof trade.symbol === 'string' && typeof trade.exchange === 'string' && Number.isFinite(trade.quote_volume) && isPast(trade))
-    .withWatermarks('event-time', { timestamp: (trade) => trade.timestamp })
-    .keyBy('by-pair', (trade) => `${trade.symbol}|${trade.exchange}`)
-    .window(tumbling('2s'), { delay: '1s', lateCounter: 'late_dropped.pairs' })
-    .aggregate<{ trades: number; volume: number }, { trades: number; volume: number }, PairWindow>(
-      'pair-windows',
-      {
-        createAccumulator: () => ({ trades: 0, volume: 0 }),
-        // In place, as many aggregates are: a checkpoint must hold the accumulator as it was at the barrier.
-        add: (trade: ParsedTrade, sum: { trades: number; volume: number }) => {
-          sum.trades++;
-          sum.volume += trade.quote_volume;
-          return sum;
-        },
-        getResult: (sum: { trades: number; volume: number }) => sum,
-        merge: (earlier: { trades: number; volume: number }, later: { trades: number; volume: number }) => {
-          earlier.trades += later.trades;
-          earlier.volume += later.volume;
-          return earlier;
-        },
-      },
-      {
-        process(key, sum, context, out) {
-          const [symbol, exchange] = key.split('|') as [string, string];
-          out.collect({ symbol, exchange, start: context.window.start, trades: sum.trades, volume: sum.volume });
-        },
-      },
-    );
-  pairs.sinkTo(
-    'pairs-sink',
-    tableSink({ name: 'pairs', columns: [column('symbol', 'string'), column('exchange', 'string'), column('start', 'int64'), column('trades', 'int64'), column('volume', 'double')] }),
-  );
+  const pairs = pairWindows(env);
   pairs
     .keyBy('by-symbol', (row) => row.symbol)
     .process<SymbolWindow>('symbol-totals', new SymbolTotals())
