@@ -5,18 +5,23 @@ import type { DedupeSpec, InputEdge, KeySpec, LogicalGraph, LogicalNode, Waterma
 import type { AggregateFunction, WindowAssigner } from '../graph/functions.js';
 import { parseDuration } from '../time/duration.js';
 
-/**
- * Records leave the decode stage through exits. An exit names the worker-side step it feeds and how records
- * are routed to subtasks: by key (a keyBy) or to any subtask (rebalance).
- */
-export interface Exit {
+/** An edge on which records leave one thread's steps for a subtask's: from a node's output (or side output) into a step's port. */
+interface CrossingEdge {
   readonly index: number;
-  /** The decode-stage node (or the ordered stage's last node) whose output leaves. */
   readonly from: number;
   readonly tag?: string;
   readonly to: number;
   readonly port: 1 | 2;
+  /** Routed by this key's group; without one, to any subtask (an exit) or the same subtask index (a shuffle). */
   readonly key?: KeySpec;
+}
+
+/**
+ * Records leave the decode stage through exits. An exit names the worker-side step it feeds and how records
+ * are routed to subtasks: by key (a keyBy) or to any subtask (rebalance). `from` is the decode-stage node (or the
+ * ordered stage's last node) whose output leaves.
+ */
+export interface Exit extends CrossingEdge {
   /** Passed through the coordinator's ordered stage: subject to dedupe, carries event time. */
   readonly ordered: boolean;
 }
@@ -40,14 +45,7 @@ export interface PreAggregatedExit {
  * A keyBy after a subtask step (or an edge between steps of different stages): records cross from the subtasks of
  * one stage to those of the next through the coordinator, by key group, or to the same subtask index without a key.
  */
-export interface Shuffle {
-  readonly index: number;
-  /** The worker node whose output crosses. */
-  readonly from: number;
-  readonly tag?: string;
-  readonly to: number;
-  readonly port: 1 | 2;
-  readonly key?: KeySpec;
+export interface Shuffle extends CrossingEdge {
   /** The stage of `from`; `to` is in the next one. */
   readonly fromStage: number;
 }
