@@ -1,7 +1,7 @@
 // The kill -9 chaos campaign (docs/testing.md): bundles test/support/chaos-campaign.ts with esbuild and runs it.
 // Needs `npm run build` first (the runs use dist/ through bin/coattail.js).
 //   node scripts/chaos.mjs --seeds 1-20 [--shapes plain,duplicates,late,bursts,days,horizon,files] [--format jsonl|parquet]
-//     [--storage local|s3] [--source tapes|generator|kinesis] [--events N]
+//     [--storage local|s3] [--source tapes|generator|kinesis] [--events N] [--job FILE --tables a,b]
 import { importSupportModule } from './bundle-support.mjs';
 
 const { runCampaign } = await importSupportModule('chaos-campaign', 'chaos');

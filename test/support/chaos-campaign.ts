@@ -28,10 +28,12 @@ interface CampaignOptions {
   readonly storage: ChaosStorage;
   readonly source: ChaosSourceKind;
   readonly workDir: string | undefined;
+  /** `--job FILE --tables a,b`: another job than jobs/all.ts. */
+  readonly job: { readonly path: string; readonly tables: readonly string[] } | undefined;
 }
 
 const USAGE =
-  'usage: node scripts/chaos.mjs [--seeds 1-20|3,7] [--shapes plain,duplicates,...] [--events N] [--format jsonl|parquet] [--storage local|s3] [--source tapes|generator|kinesis] [--work DIR]';
+  'usage: node scripts/chaos.mjs [--seeds 1-20|3,7] [--shapes plain,duplicates,...] [--events N] [--format jsonl|parquet] [--storage local|s3] [--source tapes|generator|kinesis] [--work DIR] [--job FILE --tables a,b]';
 
 function parseOptions(argv: readonly string[]): CampaignOptions {
   const value = (flag: string): string | undefined => {
@@ -53,7 +55,12 @@ function parseOptions(argv: readonly string[]): CampaignOptions {
   if (storage !== 'local' && storage !== 's3') throw new Error(`--storage ${storage}: local or s3\n${USAGE}`);
   const source = (value('--source') ?? 'tapes') as ChaosSourceKind;
   if (source !== 'tapes' && source !== 'generator' && source !== 'kinesis') throw new Error(`--source ${source}: tapes, generator or kinesis\n${USAGE}`);
-  return { seeds, shapes, events: Number(value('--events') ?? 120_000), format, storage, source, workDir: value('--work') };
+  const jobFile = value('--job');
+  const tables = value('--tables')?.split(',').filter((table) => table !== '');
+  if ((jobFile === undefined) !== (tables === undefined)) throw new Error(`--job and --tables go together (the tables the job writes)\n${USAGE}`);
+  const job = jobFile && tables ? { path: path.resolve(jobFile), tables } : undefined;
+  if (job && source === 'kinesis') throw new Error(`--job with --source kinesis: the Kinesis sequences check the detectors' DLQ stream and alerts table\n${USAGE}`);
+  return { seeds, shapes, events: Number(value('--events') ?? 120_000), format, storage, source, workDir: value('--work'), job };
 }
 
 /** Runs the campaign; resolves to the number of failed sequences. Failed sequences keep their folders. */
@@ -71,6 +78,12 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
   let kinesisStream: string | undefined;
   let kinesisTolerance = 0;
   const kinesisSinks = new Map<string, KinesisSinks>();
+  const jobInput = options.job ? { job: options.job } : {};
+  /**
+   * Another job's windows may pre-aggregate per chunk, and a restored run cuts its chunks at the checkpoint's offset:
+   * its sums may differ in the last digits (decisions §29b).
+   */
+  const jobTolerance = (tolerance: number) => (options.job ? Math.max(tolerance, 1e-9) : tolerance);
   /** The input of a seed and its name in the report. */
   const inputOf = async (seed: number): Promise<{ name: string; input: ChaosInput }> => {
     if (kinesis) {
@@ -101,12 +114,12 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
     if (options.source === 'generator') {
       const variant = GENERATOR_VARIANTS[seed % GENERATOR_VARIANTS.length]!;
       const source = `generator:events=${options.events},seed=${variant.seed}${variant.bad === undefined ? '' : `,bad=${variant.bad}`}`;
-      return { name: variant.name, input: { source, tolerance: 0, ...(s3 ? { s3 } : {}) } };
+      return { name: variant.name, input: { source, tolerance: jobTolerance(0), ...(s3 ? { s3 } : {}), ...jobInput } };
     }
     const shape = options.shapes[seed % options.shapes.length]!;
     if (!tapes.has(shape)) tapes.set(shape, await makeChaosTape(path.join(workDir, 'tapes'), shape, 1000 + TAPE_SHAPES.indexOf(shape), options.events));
     const tape = tapes.get(shape)!;
-    return { name: shape, input: { source: `file:${tape.path}`, tolerance: tape.tolerance, ...(s3 ? { s3 } : {}) } };
+    return { name: shape, input: { source: `file:${tape.path}`, tolerance: jobTolerance(tape.tolerance), ...(s3 ? { s3 } : {}), ...jobInput } };
   };
   let failed = 0;
   const started = Date.now();
@@ -123,9 +136,9 @@ export async function runCampaign(argv: readonly string[]): Promise<number> {
           await createSinkStreams(kinesis, name);
           kinesisExtra.push(...kinesisArguments(kinesis, name));
         }
-        await runCliToEnd(['run', JOB_ALL, '-s', input.source, '-o', outDir, '-f', plan.format, '-p', '2', '-q', '--no-checkpoints', ...kinesisExtra]);
+        await runCliToEnd(['run', options.job?.path ?? JOB_ALL, '-s', input.source, '-o', outDir, '-f', plan.format, '-p', '2', '-q', '--no-checkpoints', ...kinesisExtra]);
         if (kinesis && !kinesisSinks.has('reference')) kinesisSinks.set('reference', await readSinks(kinesis, `reference-${plan.format}`));
-        references.set(referenceKey, { tables: await readTables(outDir, plan.format), summary: await readSummary(outDir) });
+        references.set(referenceKey, { tables: await readTables(outDir, plan.format, options.job?.tables), summary: await readSummary(outDir) });
       }
       const folder = path.join(workDir, `seed-${seed}`);
       const sequenceStart = Date.now();

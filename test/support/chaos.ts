@@ -404,6 +404,8 @@ export interface ChaosInput {
   readonly s3?: TestS3Server;
   /** A `kinesis:` source: its servers, the DLQ stream's and alerts table's reference contents, and whether to reshard. */
   readonly kinesis?: KinesisChaosInput;
+  /** Another job file than jobs/all.ts (a multi-stage job, say) and the tables it writes. */
+  readonly job?: { readonly path: string; readonly tables: readonly string[] };
 }
 
 export interface KinesisChaosInput {
@@ -431,8 +433,10 @@ export async function runSequence(plan: ChaosPlan, input: ChaosInput, reference:
   const server = plan.storage === 's3' ? input.s3 : undefined;
   if (plan.storage === 's3' && server === undefined) throw new Error('an S3 plan needs the test S3 server');
   const prefix = `chaos/${path.basename(folder)}`;
+  const job = input.job ? { job: input.job.path, tables: input.job.tables } : {};
   const place: RunPlace = server
     ? {
+        ...job,
         tape: input.source,
         source: input.source,
         outDir: `s3://${server.bucket}/${prefix}/out`,
@@ -440,7 +444,7 @@ export async function runSequence(plan: ChaosPlan, input: ChaosInput, reference:
         format: plan.format,
         s3Endpoint: server.endpoint,
       }
-    : { tape: input.source, source: input.source, outDir: path.join(folder, 'out'), checkpointDir: path.join(folder, 'checkpoints'), format: plan.format };
+    : { ...job, tape: input.source, source: input.source, outDir: path.join(folder, 'out'), checkpointDir: path.join(folder, 'checkpoints'), format: plan.format };
   // Outages must fail checkpoints, not the job.
   const always = ['--retain', '4', ...(server ? ['--tolerable-failed-checkpoints', '1000'] : [])];
   if (input.kinesis) {
@@ -570,7 +574,7 @@ async function runSteps(
     outDir = path.join(folder, 'out-from-s3');
     await downloadPrefix(server.endpoint, server.bucket, `chaos/${path.basename(folder)}/out`, outDir);
   }
-  const differences = tableDifferences(await readTables(outDir, plan.format), reference.tables, tolerance);
+  const differences = tableDifferences(await readTables(outDir, plan.format, place.tables), reference.tables, tolerance);
   for (const [table, difference] of Object.entries(differences)) {
     problems.push(`${table}: ${difference.missing} missing, ${difference.extra} extra: ${difference.examples.join(' ; ')}`);
   }

@@ -14,13 +14,16 @@ export interface RunPlace {
   readonly checkpointDir: string;
   readonly format: OutputFormat;
   readonly s3Endpoint?: string;
+  /** Another job file than jobs/all.ts, and the tables it writes. */
+  readonly job?: string;
+  readonly tables?: readonly string[];
 }
 
-/** `coattail run jobs/all.ts` over the tape into the place, checkpointing every `interval`. */
+/** `coattail run jobs/all.ts` (or the place's job) over the tape into the place, checkpointing every `interval`. */
 export function runArguments(place: RunPlace, parallelism: number, extra: readonly string[] = [], interval = '200ms'): string[] {
   return [
     'run',
-    JOB_ALL,
+    place.job ?? JOB_ALL,
     '-s',
     place.source ?? `file:${place.tape}`,
     '-o',
